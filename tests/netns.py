@@ -1,0 +1,145 @@
+"""Test hosts: network namespaces joined to the root namespace by a veth pair.
+
+Each NetNS gets a unique name, addresses from the documentation ranges
+(192.0.2.0/24 and 2001:db8::/32), and is always removed, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+_counter = itertools.count()
+CLONE_NEWNET = 0x40000000
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=check, capture_output=True, text=True)
+
+
+def can_make_netns() -> str | None:
+    """None when network namespaces can be made here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if run("ip", "-V", check=False).returncode != 0:
+        return "iproute2 (`ip`) is not installed"
+    return None
+
+
+@dataclass
+class NetNS:
+    """A namespace ``name`` with ``peer`` inside and ``host`` in the root namespace.
+
+    Subnet index ``n`` gives 192.0.2.(4n+1) on the host side and 192.0.2.(4n+2) inside,
+    and 2001:db8:0:n::1 / ::2.
+    """
+
+    name: str
+    host: str
+    peer: str
+    n: int
+    host_ip: str = ""
+    peer_ip: str = ""
+    host_ip6: str = ""
+    peer_ip6: str = ""
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.host_ip = f"192.0.2.{4 * self.n + 1}"
+        self.peer_ip = f"192.0.2.{4 * self.n + 2}"
+        self.host_ip6 = f"2001:db8:0:{self.n:x}::1"
+        self.peer_ip6 = f"2001:db8:0:{self.n:x}::2"
+
+    def exec(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run("ip", "netns", "exec", self.name, *args, check=check)
+
+    def popen(self, *args: str, **kw) -> subprocess.Popen:
+        """Start a process inside the namespace (ended at teardown)."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.name, *args], **kw)
+        self.procs.append(p)
+        return p
+
+    def python(self, code: str, **kw) -> subprocess.Popen:
+        """Run Python code inside the namespace with this interpreter."""
+        return self.popen(sys.executable, "-c", code, **kw)
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Run the body of the block with this thread inside the namespace.
+
+        Sockets created in the block stay in the namespace after it ends.
+        """
+        libc = ctypes.CDLL(None, use_errno=True)
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns failed")
+            try:
+                yield
+            finally:
+                libc.setns(own, CLONE_NEWNET)
+        finally:
+            os.close(own)
+            os.close(target)
+
+
+def create(prefix: str = "ss") -> NetNS:
+    """Make a namespace and veth pair; raise (after cleaning up) if anything fails."""
+    i = next(_counter)
+    tag = f"{prefix}{os.getpid() % 10000}x{i}"
+    n = (os.getpid() + i) % 60 + 1
+    ns = NetNS(name=f"{tag}ns", host=f"{tag}h"[:15], peer=f"{tag}p"[:15], n=n)
+    try:
+        run("ip", "netns", "add", ns.name)
+        run("ip", "link", "add", ns.host, "type", "veth", "peer", "name", ns.peer)
+        run("ip", "link", "set", ns.peer, "netns", ns.name)
+        run("ip", "addr", "add", f"{ns.host_ip}/30", "dev", ns.host)
+        run("ip", "-6", "addr", "add", f"{ns.host_ip6}/64", "dev", ns.host, "nodad")
+        run("ip", "link", "set", ns.host, "up")
+        ns.exec("ip", "addr", "add", f"{ns.peer_ip}/30", "dev", ns.peer)
+        ns.exec("ip", "-6", "addr", "add", f"{ns.peer_ip6}/64", "dev", ns.peer, "nodad")
+        ns.exec("ip", "link", "set", ns.peer, "up")
+        ns.exec("ip", "link", "set", "lo", "up")
+        # Quiet links make exact counts possible: no IPv6 router solicitations or MLD reports.
+        for side in (ns.host,):
+            run("sysctl", "-qw", f"net.ipv6.conf.{side}.router_solicitations=0", check=False)
+        ns.exec("sysctl", "-qw", f"net.ipv6.conf.{ns.peer}.router_solicitations=0", check=False)
+        ns.exec("ip", "neigh", "replace", ns.host_ip, "lladdr", _mac(ns.host), "dev", ns.peer, check=False)
+        run("ip", "neigh", "replace", ns.peer_ip, "lladdr", _peer_mac(ns), "dev", ns.host, check=False)
+        ns.exec("ip", "-6", "neigh", "replace", ns.host_ip6, "lladdr", _mac(ns.host), "dev", ns.peer, check=False)
+        run("ip", "-6", "neigh", "replace", ns.peer_ip6, "lladdr", _peer_mac(ns), "dev", ns.host, check=False)
+        time.sleep(0.05)
+    except BaseException:
+        destroy(ns)
+        raise
+    return ns
+
+
+def _mac(ifname: str) -> str:
+    with open(f"/sys/class/net/{ifname}/address") as fh:
+        return fh.read().strip()
+
+
+def _peer_mac(ns: NetNS) -> str:
+    return ns.exec("cat", f"/sys/class/net/{ns.peer}/address").stdout.strip()
+
+
+def destroy(ns: NetNS) -> None:
+    for p in ns.procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(3)
+    run("ip", "link", "del", ns.host, check=False)
+    run("ip", "netns", "del", ns.name, check=False)

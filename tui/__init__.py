@@ -1,0 +1,3 @@
+"""sockscope: a terminal traffic monitor (the `tui` package)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,145 @@
+"""Command line: `sockscope` (the monitor) and `sockscope report` (headless JSON/table)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tui import __version__
+from tui.engine import Engine, SourceError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--filter", metavar="BPF", help="capture filter in tcpdump syntax, e.g. 'tcp port 443'")
+    p.add_argument("--promisc", action="store_true", help="put the interface in promiscuous mode (off by default)")
+    p.add_argument("--rules", metavar="FILE", help="extra classification rules (TOML) on top of the built-in ones")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        metavar="X",
+        help="replay a file at X times its recorded pace (default: as fast as possible in report, 1 in the monitor)",
+    )
+    p.add_argument("--flow-cap", type=int, default=100_000, metavar="N", help="most flows kept at once")
+    p.add_argument(
+        "--ring", type=int, default=10_000, metavar="N", help="frames kept for the packet list and snapshots"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sockscope",
+        description="A terminal traffic monitor: protocols, use cases and flows on an interface, live.",
+        epilog="Live capture needs root or CAP_NET_RAW; replaying a file (-r, --demo) needs neither.",
+    )
+    parser.add_argument("--version", action="version", version=f"sockscope {__version__}")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("-i", "--interface", metavar="IFACE", help="go straight to the monitor on IFACE ('any' for all)")
+    src.add_argument("-r", "--read", metavar="FILE", help="replay a pcap/pcapng file into the monitor")
+    src.add_argument("--demo", action="store_true", help="replay the sample capture that ships with sockscope")
+    _common(parser)
+    parser.add_argument("--snapshot-dir", default="snapshots", metavar="DIR", help="where `s` saves snapshots")
+    parser.add_argument("--snapshot-on-exit", action="store_true", help="save a snapshot when the monitor exits")
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    rep = sub.add_parser(
+        "report",
+        help="run the engine without the UI and print the results",
+        description="Run the capture engine headless and print per-flow and per-class results.",
+    )
+    rsrc = rep.add_mutually_exclusive_group(required=True)
+    rsrc.add_argument("-r", "--read", metavar="FILE", help="read a pcap/pcapng file")
+    rsrc.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE ('any' for all)")
+    rep.add_argument("--duration", type=float, metavar="SECONDS", help="how long to capture live (required with -i)")
+    rep.add_argument("--format", choices=("json", "table"), default="table", help="output format (default table)")
+    rep.add_argument("--top", type=int, default=None, metavar="N", help="only the N largest flows")
+    rep.add_argument("--save", metavar="DIR", help="also save a snapshot (pcapng + summary) under DIR")
+    _common(rep)
+    return parser
+
+
+def build_engine(args: argparse.Namespace, live: bool) -> Engine:
+    """An engine with the classifier and bounds the options ask for."""
+    from tui.classify import load_classifier
+
+    classifier = load_classifier(args.rules)
+    return Engine(
+        classifier=classifier,
+        flow_cap=args.flow_cap,
+        idle_timeout=300.0 if live else None,
+        ring_size=args.ring,
+    )
+
+
+def open_source(args: argparse.Namespace, default_speed: float | None):
+    """The live or file source named by -i / -r (raises SourceError with a clear message)."""
+    if getattr(args, "read", None):
+        from tui.sources.pcapfile import PcapSource
+
+        speed = args.speed if args.speed is not None else default_speed
+        src = PcapSource(args.read, speed=speed or None)
+        if args.filter:
+            from tui.sources.filtered import FilteredSource
+
+            return FilteredSource(src, args.filter)
+        return src
+    from tui.sources.live import LiveSource
+
+    return LiveSource(args.interface, bpf=args.filter, promisc=args.promisc)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tui.report import emit, run_report
+
+    if args.interface and args.duration is None:
+        print("sockscope report: -i needs --duration SECONDS", file=sys.stderr)
+        return 2
+    if args.duration is not None and args.duration <= 0:
+        print("sockscope report: --duration must be positive", file=sys.stderr)
+        return 2
+    try:
+        engine = build_engine(args, live=bool(args.interface))
+        source = open_source(args, default_speed=None)
+    except (SourceError, ValueError) as exc:
+        print(f"sockscope: {exc}", file=sys.stderr)
+        return 1
+    from tui.privileges import drop_privileges
+
+    drop_privileges()
+    snap = run_report(engine, source, args.filter, args.duration if args.interface else None)
+    if snap.state == "error":
+        print(f"sockscope: {snap.message}", file=sys.stderr)
+        if not snap.packets:
+            return 1
+    elif snap.message and snap.message != "end of file":
+        print(f"sockscope: warning: {snap.message}", file=sys.stderr)
+    if args.save:
+        from tui.snapshots import save_snapshot
+
+        try:
+            result = save_snapshot(engine, args.save, snap)
+        except OSError as exc:
+            print(f"sockscope: cannot save snapshot: {exc}", file=sys.stderr)
+            return 1
+        print(f"sockscope: saved {result.packets} packets to {result.folder}", file=sys.stderr)
+    emit(snap, args.format, args.top)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "report":
+        try:
+            return cmd_report(args)
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+    from tui.app import run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,400 @@
+"""Fast header decoding: raw frame bytes -> a flat tuple of what accounting needs.
+
+This runs once per packet on the capture path, so it uses ``struct.unpack_from``
+on the original buffer and returns a plain tuple (no objects, no scapy).  It never
+raises on bad bytes: a frame whose headers are cut short is marked ``TRUNCATED``, one
+whose header fields are impossible is marked ``MALFORMED``, and decoding stops at the
+last layer that made sense.  ``PacketMeta`` gives the same fields names for code
+that is not on the hot path.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+from typing import NamedTuple
+
+from tui import linktypes as lt
+
+# Result status.
+OK = 0
+TRUNCATED = 1
+MALFORMED = 2
+
+# Indices into the decode() tuple.
+STACK, FAMILY, SRC, DST, L4, SPORT, DPORT, TCPFLAGS, PAYLOAD_OFF, STATUS = range(10)
+
+# Protocols whose flows carry ports.
+PORT_PROTOCOLS = frozenset({"TCP", "UDP", "SCTP", "UDP-Lite"})
+
+
+class PacketMeta(NamedTuple):
+    """Named view of a decode() result, for code off the hot path."""
+
+    stack: tuple[str, ...]  # protocol names, outermost first ("Ethernet", "IPv4", "TCP")
+    family: int  # 4, 6, or 0 for a non-IP frame
+    src: bytes  # network source (IP address bytes, or MAC for non-IP frames)
+    dst: bytes
+    l4: str  # the innermost protocol name that identifies the flow ("TCP", "ICMP", "ARP"...)
+    sport: int  # 0 where the protocol has no ports
+    dport: int
+    tcp_flags: int
+    payload_off: int  # offset of the transport payload in the frame, -1 if none
+    status: int  # OK, TRUNCATED or MALFORMED
+
+
+_H = Struct("!H")
+_HH = Struct("!HH")
+_I = Struct("!I")
+_ETH = Struct("!6s6sH")
+_IP4 = Struct("!BBHHHBBH4s4s")
+_IP6 = Struct("!IHBB16s16s")
+_TCP = Struct("!HHIIBB")
+_NULL_LE = Struct("<I")
+_NULL_BE = Struct(">I")
+
+ETH_IPV4 = 0x0800
+ETH_ARP = 0x0806
+ETH_IPV6 = 0x86DD
+ETH_VLAN = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
+ETH_PPPOE_SESSION = 0x8864
+ETH_PPPOE_DISCOVERY = 0x8863
+ETH_MPLS = frozenset({0x8847, 0x8848})
+
+ETHERTYPE_NAMES = {
+    0x0806: "ARP",
+    0x8035: "RARP",
+    0x88CC: "LLDP",
+    0x888E: "EAPOL",
+    0x8863: "PPPoE-Discovery",
+    0x88F7: "PTP",
+    0x8906: "FCoE",
+    0x88E5: "MACsec",
+    0x893A: "IEEE1905",
+    0x9000: "Loopback",
+    0x88B8: "GOOSE",
+    0x88BA: "SV",
+    0x8892: "PROFINET",
+    0x88A4: "EtherCAT",
+    0x22F0: "AVTP",
+    0x0842: "WoL",
+    0x22EA: "SRP",
+    0x8100: "VLAN",
+}
+
+IP_PROTO_NAMES = {
+    1: "ICMP",
+    2: "IGMP",
+    4: "IPIP",
+    6: "TCP",
+    17: "UDP",
+    41: "IPv6-in-IPv4",
+    47: "GRE",
+    50: "ESP",
+    51: "AH",
+    58: "ICMPv6",
+    88: "EIGRP",
+    89: "OSPF",
+    103: "PIM",
+    112: "VRRP",
+    115: "L2TP",
+    132: "SCTP",
+    136: "UDP-Lite",
+}
+
+# IPv6 extension headers that we walk through to find the transport header.
+_IP6_EXT = frozenset({0, 43, 60, 135, 139, 140, 253, 254})
+_IP6_FRAG = 44
+_IP6_AH = 51
+_IP6_NONE = 59
+_MAX_EXT = 8
+
+PPP_PROTOCOLS = {0x0021: 4, 0x0057: 6}
+
+# Precomputed stacks for the common paths, so the hot path allocates nothing for them.
+_STACKS: dict[tuple[tuple[str, ...], str, str], tuple[str, ...]] = {}
+
+
+def _stack(link: tuple[str, ...], net: str, l4: str) -> tuple[str, ...]:
+    key = (link, net, l4)
+    st = _STACKS.get(key)
+    if st is None:
+        st = link + ((net,) if net else ()) + ((l4,) if l4 else ())
+        if len(_STACKS) < 4096:
+            _STACKS[key] = st
+    return st
+
+
+def _ip_proto_name(p: int) -> str:
+    name = IP_PROTO_NAMES.get(p)
+    return name if name is not None else f"IP-{p}"
+
+
+def decode_ip(data: bytes, off: int, link: tuple[str, ...]) -> tuple:
+    """Decode an IPv4 or IPv6 packet starting at ``off`` (version from the first nibble)."""
+    n = len(data)
+    if off >= n:
+        return (link, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+    ver = data[off] >> 4
+    if ver == 4:
+        return _decode_ipv4(data, off, link, n)
+    if ver == 6:
+        return _decode_ipv6(data, off, link, n)
+    return (link, 0, b"", b"", "", 0, 0, 0, -1, MALFORMED)
+
+
+def _decode_ipv4(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
+    if off + 20 > n:
+        return (link + ("IPv4",), 4, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+    vihl, _tos, total, _id, frag, _ttl, proto, _sum, src, dst = _IP4.unpack_from(data, off)
+    ihl = (vihl & 15) * 4
+    if ihl < 20 or total < ihl:
+        return (link + ("IPv4",), 4, src, dst, "", 0, 0, 0, -1, MALFORMED)
+    l4off = off + ihl
+    if l4off > n:
+        return (link + ("IPv4",), 4, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+    # The transport layer ends where the IP datagram says, not at the end of the frame
+    # (Ethernet pads short frames).
+    end = off + total
+    if end > n:
+        end = n
+    if frag & 0x1FFF:
+        # A non-first fragment: no transport header here.
+        name = _ip_proto_name(proto)
+        return (_stack(link, "IPv4", name), 4, src, dst, name, 0, 0, 0, -1, OK)
+    return _decode_l4(data, l4off, end, proto, link, "IPv4", 4, src, dst)
+
+
+def _decode_ipv6(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
+    if off + 40 > n:
+        return (link + ("IPv6",), 6, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+    _vtf, plen, nxt, _hop, src, dst = _IP6.unpack_from(data, off)
+    p = off + 40
+    end = p + plen if plen else n  # jumbograms carry 0 here
+    if end > n:
+        end = n
+    for _ in range(_MAX_EXT):
+        if nxt in _IP6_EXT:
+            if p + 2 > end:
+                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+            nxt, hlen = data[p], (data[p + 1] + 1) * 8
+            p += hlen
+        elif nxt == _IP6_FRAG:
+            if p + 8 > end:
+                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+            fnext = data[p]
+            frag_off = _H.unpack_from(data, p + 2)[0] & 0xFFF8
+            p += 8
+            if frag_off:
+                name = _ip_proto_name(fnext)
+                return (_stack(link, "IPv6", name), 6, src, dst, name, 0, 0, 0, -1, OK)
+            nxt = fnext
+        elif nxt == _IP6_AH:
+            if p + 2 > end:
+                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+            nxt, hlen = data[p], (data[p + 1] + 2) * 4
+            p += hlen
+        else:
+            break
+    else:
+        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, MALFORMED)
+    if nxt == _IP6_NONE:
+        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, OK)
+    if p > end:
+        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+    return _decode_l4(data, p, end, nxt, link, "IPv6", 6, src, dst)
+
+
+def _decode_l4(
+    data: bytes,
+    p: int,
+    end: int,
+    proto: int,
+    link: tuple[str, ...],
+    net: str,
+    fam: int,
+    src: bytes,
+    dst: bytes,
+) -> tuple:
+    if proto == 6:
+        if p + 20 > end:
+            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", 0, 0, 0, -1, TRUNCATED)
+        sport, dport, _seq, _ack, doff, flags = _TCP.unpack_from(data, p)
+        hl = (doff >> 4) * 4
+        if hl < 20:
+            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, -1, MALFORMED)
+        if p + hl > end:
+            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, -1, TRUNCATED)
+        return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, p + hl, OK)
+    if proto == 17 or proto == 136:
+        name = "UDP" if proto == 17 else "UDP-Lite"
+        if p + 8 > end:
+            return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, -1, TRUNCATED)
+        sport, dport = _HH.unpack_from(data, p)
+        return (_stack(link, net, name), fam, src, dst, name, sport, dport, 0, p + 8, OK)
+    if proto == 1 or proto == 58:
+        name = "ICMP" if proto == 1 else "ICMPv6"
+        if p + 4 > end:
+            return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, -1, TRUNCATED)
+        return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p + 4, OK)
+    if proto == 132:
+        if p + 12 > end:
+            return (_stack(link, net, "SCTP"), fam, src, dst, "SCTP", 0, 0, 0, -1, TRUNCATED)
+        sport, dport = _HH.unpack_from(data, p)
+        return (_stack(link, net, "SCTP"), fam, src, dst, "SCTP", sport, dport, 0, p + 12, OK)
+    name = _ip_proto_name(proto)
+    return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p, OK)
+
+
+def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], src: bytes, dst: bytes) -> tuple:
+    """Continue after an Ethernet-style type field (also used by Linux cooked headers)."""
+    n = len(data)
+    for _ in range(4):  # VLAN tags (802.1Q, QinQ)
+        if etype not in ETH_VLAN:
+            break
+        if off + 4 > n:
+            return (link + ("VLAN",), 0, src, dst, "VLAN", 0, 0, 0, -1, TRUNCATED)
+        link = link + ("VLAN",) if link[-1] != "VLAN" else link
+        etype = _H.unpack_from(data, off + 2)[0]
+        off += 4
+    if etype == ETH_IPV4 or etype == ETH_IPV6:
+        return decode_ip(data, off, link)
+    if etype == ETH_ARP:
+        st = _stack(link, "", "ARP")
+        if off + 28 > n:
+            return (st, 0, src, dst, "ARP", 0, 0, 0, -1, TRUNCATED)
+        return (st, 0, src, dst, "ARP", 0, 0, 0, off, OK)
+    if etype == ETH_PPPOE_SESSION:
+        if off + 8 > n:
+            return (link + ("PPPoE",), 0, src, dst, "PPPoE", 0, 0, 0, -1, TRUNCATED)
+        ppp = _H.unpack_from(data, off + 6)[0]
+        if ppp in PPP_PROTOCOLS:
+            return decode_ip(data, off + 8, link + ("PPPoE", "PPP"))
+        return (_stack(link, "", "PPPoE"), 0, src, dst, "PPPoE", 0, 0, 0, off + 6, OK)
+    if etype in ETH_MPLS:
+        return _decode_mpls(data, off, link + ("MPLS",), src, dst)
+    if etype < 0x0600:
+        # 802.3 length field: LLC follows (STP, CDP, NetBIOS...).
+        name = _llc_name(data, off)
+        return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
+    name = ETHERTYPE_NAMES.get(etype) or f"EtherType-0x{etype:04x}"
+    return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
+
+
+def _llc_name(data: bytes, off: int) -> str:
+    if off + 3 > len(data):
+        return "LLC"
+    dsap = data[off]
+    if dsap == 0x42:
+        return "STP"
+    if dsap == 0xAA and off + 8 <= len(data):
+        # SNAP: Cisco's CDP/VTP/DTP or an ethertype.
+        oui_pid = data[off + 3 : off + 8]
+        if oui_pid == b"\x00\x00\x0c\x20\x00":
+            return "CDP"
+        return "SNAP"
+    if dsap == 0xF0:
+        return "NetBIOS"
+    if dsap == 0xE0:
+        return "IPX"
+    return "LLC"
+
+
+def _decode_mpls(data: bytes, off: int, link: tuple[str, ...], src: bytes, dst: bytes) -> tuple:
+    n = len(data)
+    for _ in range(16):
+        if off + 4 > n:
+            return (link, 0, src, dst, "MPLS", 0, 0, 0, -1, TRUNCATED)
+        bottom = data[off + 2] & 1
+        off += 4
+        if bottom:
+            if off < n and data[off] >> 4 in (4, 6):
+                return decode_ip(data, off, link)
+            return (link, 0, src, dst, "MPLS", 0, 0, 0, off, OK)
+    return (link, 0, src, dst, "MPLS", 0, 0, 0, -1, MALFORMED)
+
+
+_LINK_ETH = ("Ethernet",)
+_LINK_SLL = ("Linux cooked",)
+_LINK_NULL = ("Loopback",)
+_LINK_RAW: tuple[str, ...] = ()
+_LINK_PPP = ("PPP",)
+
+
+def decode(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
+    """Decode one frame of the given pcap link type; see PacketMeta for the fields."""
+    if linktype == 1:
+        if len(data) < 14:
+            return (_LINK_ETH, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        dst, src, etype = _ETH.unpack_from(data, 0)
+        if etype == ETH_IPV4 or etype == ETH_IPV6:  # the common case first
+            return decode_ip(data, 14, _LINK_ETH)
+        return _decode_ethertype(data, 14, etype, _LINK_ETH, src, dst)
+    if linktype in lt.RAW_IP:
+        return decode_ip(data, 0, _LINK_RAW)
+    if linktype == lt.LINUX_SLL:
+        if len(data) < 16:
+            return (_LINK_SLL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        etype = _H.unpack_from(data, 14)[0]
+        alen = min(_H.unpack_from(data, 4)[0], 8)
+        return _decode_ethertype(data, 16, etype, _LINK_SLL, data[6 : 6 + alen], b"")
+    if linktype == lt.LINUX_SLL2:
+        if len(data) < 20:
+            return (_LINK_SLL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        etype = _H.unpack_from(data, 0)[0]
+        alen = min(data[11], 8)
+        return _decode_ethertype(data, 20, etype, _LINK_SLL, data[12 : 12 + alen], b"")
+    if linktype == lt.NULL or linktype == lt.LOOP:
+        if len(data) < 4:
+            return (_LINK_NULL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        if linktype == lt.LOOP:
+            fam = _NULL_BE.unpack_from(data, 0)[0]
+        else:
+            fam = _NULL_LE.unpack_from(data, 0)[0]
+            if fam > 0xFFFF:  # written by a big-endian host
+                fam = _NULL_BE.unpack_from(data, 0)[0]
+        if fam == 2 or fam in (24, 28, 30, 10):
+            return decode_ip(data, 4, _LINK_NULL)
+        return (_LINK_NULL, 0, b"", b"", f"AF-{fam}", 0, 0, 0, 4, OK)
+    if linktype == lt.PPP or linktype == lt.PPP_HDLC:
+        return _decode_ppp(data)
+    if linktype == lt.IPNET:
+        if len(data) < 24:
+            return (("IPNET",), 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        return decode_ip(data, 24, ("IPNET",))
+    name = lt.NAMES.get(linktype, f"DLT-{linktype}")
+    return ((name,), 0, b"", b"", name, 0, 0, 0, 0, OK)
+
+
+def _decode_ppp(data: bytes) -> tuple:
+    n = len(data)
+    off = 0
+    if n >= 2 and data[0] == 0xFF and data[1] == 0x03:
+        off = 2
+    if off + 1 > n:
+        return (_LINK_PPP, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+    if data[off] & 1:  # protocol field compressed to one byte
+        proto = data[off]
+        off += 1
+    else:
+        if off + 2 > n:
+            return (_LINK_PPP, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        proto = _H.unpack_from(data, off)[0]
+        off += 2
+    if proto in PPP_PROTOCOLS:
+        return decode_ip(data, off, _LINK_PPP)
+    name = {0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPv6CP", 0xC023: "PAP", 0xC223: "CHAP"}.get(proto, "PPP")
+    return (_stack(_LINK_PPP, "", name) if name != "PPP" else _LINK_PPP, 0, b"", b"", name, 0, 0, 0, off, OK)
+
+
+def decode_meta(data: bytes, linktype: int = lt.ETHERNET) -> PacketMeta:
+    """decode() with named fields."""
+    return PacketMeta._make(decode(data, linktype))
+
+
+def socket_kind(l4: str) -> str:
+    """The socket kind a packet belongs to: TCP is a stream, UDP a datagram, the rest raw."""
+    if l4 == "TCP":
+        return "stream"
+    if l4 == "UDP" or l4 == "UDP-Lite":
+        return "datagram"
+    return "raw"

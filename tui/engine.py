@@ -1,0 +1,495 @@
+"""The capture engine: decode, classify and account every frame; hand out snapshots.
+
+One thread (the capture thread, or the caller in ``run``) feeds batches of frames to
+``process``; any other thread may call ``snapshot`` at any time.  A single lock
+guards the state: ``process`` holds it for one batch, ``snapshot`` for one copy, so
+a reader never sees a half-counted packet.  The engine imports nothing from the UI.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterable
+from types import MappingProxyType
+from typing import Protocol
+
+from tui.decode import decode, socket_kind
+from tui.flows import FIN, RST, SYN, Flow, FlowTable, address_text, has_ports
+from tui.snapshot import (
+    OUT,
+    SOCKET_KINDS,
+    Count,
+    FlowView,
+    PacketRow,
+    Series,
+    Snapshot,
+)
+
+
+class Classifier(Protocol):
+    """What the engine asks of a classifier (see tui.classify)."""
+
+    def observe(self, flow: Flow, meta: tuple, data: bytes, from_src: bool) -> None:
+        """Look at one packet of a flow not yet decided; may set app/use_case/reason/name/decided."""
+
+    def finish(self, flow: Flow) -> None:
+        """The flow has shown enough packets without a verdict: settle it."""
+
+
+class Source(Protocol):
+    """A producer of frame batches (live socket or file)."""
+
+    kind: str
+    name: str
+    end_reason: str | None
+
+    def batches(self, stop: threading.Event) -> Iterable[list[tuple]]: ...
+
+    def stats(self) -> tuple[int, int]:
+        """Kernel (packets, drops) since the source opened; (0, 0) for files."""
+        ...
+
+    def interfaces(self) -> dict[int, tuple[str, int]]:
+        """ifindex -> (interface name, pcap link type) of the frames it produced."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SourceError(Exception):
+    """A source failed in a way the user should read (privilege, interface gone, bad file)."""
+
+
+INSPECT_LIMIT = 12  # packets of a flow the classifier may look at before it must settle
+
+
+class Engine:
+    """Aggregated state of one capture; see the module docstring for threading."""
+
+    def __init__(
+        self,
+        classifier: Classifier | None = None,
+        flow_cap: int = 100_000,
+        idle_timeout: float | None = 300.0,
+        ring_size: int = 10_000,
+        series_len: int = 300,
+    ) -> None:
+        self.classifier = classifier
+        self._lock = threading.Lock()
+        self._flow_cap = flow_cap
+        self._idle_timeout = idle_timeout
+        self._ring_size = ring_size
+        self._series_len = series_len
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._source: Source | None = None
+        self.source_kind = "none"
+        self.source_name = ""
+        self.bpf: str | None = None
+        self.state = "idle"
+        self.message: str | None = None
+        self._next_flow_id = 1
+        self._ended_wall: float | None = None
+        self._reset()
+
+    # ------------------------------------------------------------------ state
+    def _reset(self) -> None:
+        self.table = FlowTable(cap=self._flow_cap, idle_timeout=self._idle_timeout)
+        self.ring: deque[tuple[tuple, Flow, int]] = deque(maxlen=self._ring_size)
+        self.packets = 0
+        self.bytes = 0
+        self.malformed = 0
+        self._stacks: dict[tuple[str, ...], list[int]] = {}
+        # use case -> [packets, bytes, bytes this second]; app -> [packets, bytes]
+        self._use_cases: dict[str, list[int]] = {}
+        self._apps: dict[str, list[int]] = {}
+        self._uc_series: dict[str, deque[int]] = {}
+        self._series = [deque(maxlen=self._series_len) for _ in range(4)]
+        self._series_start = 0
+        self._cur_sec = -1
+        self._cur = [0, 0, 0, 0]  # packets in, packets out, bytes in, bytes out this second
+        self._next_sweep = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.started_wall = time.time()
+        self._kernel_base = (0, 0)
+        self._kernel = (0, 0)
+
+    def clear(self) -> None:
+        """Forget all counters and flows; capture goes on."""
+        with self._lock:
+            base = self._kernel
+            self._reset()
+            self._kernel_base = base
+            self._kernel = base
+
+    # ------------------------------------------------------------- hot path
+    def process(self, frames: Iterable[tuple]) -> None:
+        """Account a batch of frames (see tui.snapshot for the frame layout)."""
+        with self._lock:
+            self._process(frames)
+
+    def _process(self, frames: Iterable[tuple]) -> None:
+        flows = self.table.flows
+        cap = self._flow_cap
+        stacks = self._stacks
+        ucs = self._use_cases
+        apps = self._apps
+        ring_append = self.ring.append
+        classifier = self.classifier
+        cur = self._cur
+        cur_sec = self._cur_sec
+        packets = self.packets
+        nbytes = self.bytes
+        malformed = self.malformed
+        first = packets == 0
+        ts = 0.0
+        for frame in frames:
+            ts_ns, ifindex, direction, wire_len, data, linktype = frame
+            m = decode(data, linktype)
+            packets += 1
+            nbytes += wire_len
+            stack = m[0]
+            c = stacks.get(stack)
+            if c is None:
+                c = stacks[stack] = [0, 0]
+            c[0] += 1
+            c[1] += wire_len
+            if m[9]:
+                malformed += 1
+            ts = ts_ns / 1e9
+            if first:
+                self.first_ts = ts
+                first = False
+
+            # -- flow
+            l4 = m[4] or (stack[-1] if stack else "?")
+            src = m[2]
+            dst = m[3]
+            sport = m[5]
+            dport = m[6]
+            if src < dst or (src == dst and sport <= dport):
+                key = (l4, src, sport, dst, dport)
+                low = True
+            else:
+                key = (l4, dst, dport, src, sport)
+                low = False
+            flow = flows.get(key)
+            if flow is None:
+                if len(flows) >= cap:
+                    self.table.make_room()
+                flow = Flow(key, l4, m[1], src, sport, dst, dport, ts, ts, ifindex, self._next_flow_id, low)
+                self._next_flow_id += 1
+                flow.decided = classifier is None
+                flows[key] = flow
+                from_src = True
+            else:
+                from_src = low == flow.a_low
+            if from_src:
+                flow.packets_ab += 1
+                flow.bytes_ab += wire_len
+            else:
+                flow.packets_ba += 1
+                flow.bytes_ba += wire_len
+            flow.last_seen = ts
+            flags = m[7]
+            if flags:
+                if flags & SYN:
+                    flow.syn = True
+                if flags & FIN:
+                    flow.fin = True
+                if flags & RST:
+                    flow.rst = True
+
+            # -- classification (only while undecided, bounded)
+            if not flow.decided:
+                before_app, before_uc = flow.app, flow.use_case
+                classifier.observe(flow, m, data, from_src)
+                flow.inspected += 1
+                if not flow.decided and flow.inspected >= INSPECT_LIMIT:
+                    classifier.finish(flow)
+                    flow.decided = True
+                if flow.app != before_app or flow.use_case != before_uc:
+                    self._reclass(flow, before_app, before_uc, wire_len)
+
+            u = ucs.get(flow.use_case)
+            if u is None:
+                u = ucs[flow.use_case] = [0, 0, 0]
+            u[0] += 1
+            u[1] += wire_len
+            u[2] += wire_len
+            app = flow.app
+            if app is not None:
+                a = apps.get(app)
+                if a is None:
+                    a = apps[app] = [0, 0]
+                a[0] += 1
+                a[1] += wire_len
+
+            # -- per-second series
+            sec = ts_ns // 1_000_000_000
+            if sec > cur_sec:
+                self._rotate(sec)
+                cur_sec = sec
+                cur = self._cur
+                if sec >= self._next_sweep:
+                    self.table.expire(ts)
+                    self._next_sweep = sec + 5
+            if direction == OUT:
+                cur[1] += 1
+                cur[3] += wire_len
+            else:
+                cur[0] += 1
+                cur[2] += wire_len
+
+            ring_append((frame, flow, packets))
+        self.packets = packets
+        self.bytes = nbytes
+        self.malformed = malformed
+        if packets:
+            self.last_ts = ts if ts else self.last_ts
+
+    def _reclass(self, flow: Flow, before_app: str | None, before_uc: str, wire_len: int) -> None:
+        """Move what a flow counted under its old class to its new one."""
+        done_p = flow.packets - 1  # this packet is counted after
+        done_b = flow.bytes - wire_len
+        if not done_p:
+            return
+        if flow.use_case != before_uc:
+            old = self._use_cases.get(before_uc)
+            if old is not None:
+                old[0] -= done_p
+                old[1] -= done_b
+            new = self._use_cases.setdefault(flow.use_case, [0, 0, 0])
+            new[0] += done_p
+            new[1] += done_b
+        if flow.app != before_app:
+            if before_app is not None:
+                old = self._apps.get(before_app)
+                if old is not None:
+                    old[0] -= done_p
+                    old[1] -= done_b
+            if flow.app is not None:
+                new = self._apps.setdefault(flow.app, [0, 0])
+                new[0] += done_p
+                new[1] += done_b
+
+    def _rotate(self, sec: int) -> None:
+        """Close the current second and open ``sec`` (gaps become zero seconds)."""
+        if self._cur_sec >= 0:
+            gap = min(sec - self._cur_sec - 1, self._series_len)
+            pin = self._series[0]
+            vals = self._cur
+            for dq, v in zip(self._series, vals, strict=True):
+                dq.append(v)
+            for _ in range(gap):
+                for dq in self._series:
+                    dq.append(0)
+            for name, u in self._use_cases.items():
+                dq = self._uc_series.get(name)
+                if dq is None:
+                    dq = self._uc_series[name] = deque(maxlen=self._series_len)
+                dq.append(u[2])
+                u[2] = 0
+                dq.extend([0] * gap)
+            self._series_start = sec - len(pin)
+        else:
+            self._series_start = sec
+        self._cur_sec = sec
+        self._cur = [0, 0, 0, 0]
+
+    # ------------------------------------------------------------- readers
+    def snapshot(self, top: int | None = None, recent: int = 0) -> Snapshot:
+        """An immutable copy of the aggregated state.
+
+        ``top`` limits the flows to the largest by bytes (None: all of them);
+        ``recent`` adds that many of the latest frames from the ring.
+        """
+        with self._lock:
+            return self._snapshot(top, recent)
+
+    def _snapshot(self, top: int | None, recent: int) -> Snapshot:
+        kinds = {k: [0, 0] for k in SOCKET_KINDS}
+        protocols: dict[str, list[int]] = {}
+        for stack, (p, b) in self._stacks.items():
+            kc = kinds[socket_kind(stack[-1] if stack else "")]
+            kc[0] += p
+            kc[1] += b
+            for name in dict.fromkeys(stack):
+                pc = protocols.setdefault(name, [0, 0])
+                pc[0] += p
+                pc[1] += b
+        for app, (p, b) in self._apps.items():
+            if p:
+                pc = protocols.setdefault(app, [0, 0])
+                pc[0] += p
+                pc[1] += b
+        flows = self.table.flows.values()
+        if top is None:
+            chosen = sorted(flows, key=_flow_bytes, reverse=True)
+        else:
+            chosen = heapq.nlargest(top, flows, key=_flow_bytes)
+        ring = self.ring
+        rows: tuple[PacketRow, ...] = ()
+        if recent and ring:
+            n = min(recent, len(ring))
+            rows = tuple(_packet_row(ring[i]) for i in range(len(ring) - n, len(ring)))
+        if self.source_kind == "live":
+            duration = (time.time() - self.started_wall) if self.state == "running" else self._live_duration()
+        else:
+            duration = (self.last_ts - self.first_ts) if self.first_ts is not None and self.last_ts else 0.0
+        kp, kd = self._kernel
+        bp, bd = self._kernel_base
+        uc_series = {name: tuple(dq) for name, dq in self._uc_series.items()}
+        s = self._series
+        return Snapshot(
+            source_kind=self.source_kind,
+            source_name=self.source_name,
+            state=self.state,
+            message=self.message,
+            bpf=self.bpf,
+            started_wall=self.started_wall,
+            duration_s=round(max(duration, 0.0), 6),
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            packets=self.packets,
+            bytes=self.bytes,
+            malformed=self.malformed,
+            kernel_packets=kp - bp,
+            kernel_drops=kd - bd,
+            flows_evicted=self.table.evicted,
+            flows_expired=self.table.expired,
+            active_flows=len(self.table.flows),
+            socket_kinds=MappingProxyType({k: Count(*v) for k, v in kinds.items()}),
+            protocols=MappingProxyType({k: Count(*v) for k, v in protocols.items()}),
+            stacks=tuple((st, Count(p, b)) for st, (p, b) in self._stacks.items()),
+            use_cases=MappingProxyType({k: Count(v[0], v[1]) for k, v in self._use_cases.items() if v[0]}),
+            apps=MappingProxyType({k: Count(*v) for k, v in self._apps.items() if v[0]}),
+            flows=tuple(flow_view(f) for f in chosen),
+            series=Series(self._series_start, tuple(s[0]), tuple(s[1]), tuple(s[2]), tuple(s[3])),
+            use_case_series=MappingProxyType(uc_series),
+            recent=rows,
+            seq=self.packets,
+            interfaces=MappingProxyType(dict(self._interfaces())),
+        )
+
+    def _live_duration(self) -> float:
+        return (self._ended_wall or time.time()) - self.started_wall
+
+    def _interfaces(self) -> dict[int, tuple[str, int]]:
+        src = self._source
+        return src.interfaces() if src is not None else {}
+
+    def ring_frames(self) -> list[tuple]:
+        """A copy of the frames in the ring, oldest first (for snapshot files)."""
+        with self._lock:
+            return [entry[0] for entry in self.ring]
+
+    # ------------------------------------------------------------ lifetime
+    def run(self, source: Source, bpf: str | None = None) -> None:
+        """Capture from ``source`` in this thread until it ends or ``stop()`` is called."""
+        with self._lock:
+            self._source = source
+            self.source_kind = source.kind
+            self.source_name = source.name
+            self.bpf = bpf
+            self.state = "running"
+            self.message = None
+            self.started_wall = time.time()
+            self._ended_wall = None
+        stop = self._stop
+        try:
+            for batch in source.batches(stop):
+                if batch:
+                    with self._lock:
+                        self._process(batch)
+                        self._kernel = source.stats()
+                elif source.kind == "live":
+                    with self._lock:
+                        self._kernel = source.stats()
+                if stop.is_set():
+                    break
+            with self._lock:
+                self._kernel = source.stats()
+                self._finish("stopped" if stop.is_set() and source.end_reason is None else "ended", source.end_reason)
+        except SourceError as exc:
+            with self._lock:
+                self._finish("error", str(exc))
+        except Exception as exc:  # the capture thread must never die silently
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            with self._lock:
+                self._finish("error", f"capture failed: {detail}")
+        finally:
+            source.close()
+
+    def _finish(self, state: str, message: str | None) -> None:
+        self.state = state
+        self.message = message
+        self._ended_wall = time.time()
+        # Close the partial second so the series includes it.
+        if self._cur_sec >= 0:
+            self._rotate(self._cur_sec + 1)
+            self._cur_sec -= 1  # later packets of the same second still count there
+
+    def start(self, source: Source, bpf: str | None = None) -> threading.Thread:
+        """Run the capture in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, args=(source, bpf), name="sockscope-capture", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the capture to stop and wait for its thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+def _flow_bytes(f: Flow) -> int:
+    return f.bytes_ab + f.bytes_ba
+
+
+def flow_view(f: Flow) -> FlowView:
+    """Copy a live flow into an immutable record with printable addresses."""
+    ports = has_ports(f.proto)
+    owner = f.owner
+    return FlowView(
+        id=f.id,
+        proto=f.proto,
+        family=f.family,
+        src=address_text(f.src, f.family),
+        sport=f.sport if ports else None,
+        dst=address_text(f.dst, f.family),
+        dport=f.dport if ports else None,
+        app=f.app,
+        use_case=f.use_case,
+        reason=f.reason,
+        name=f.name,
+        packets_ab=f.packets_ab,
+        bytes_ab=f.bytes_ab,
+        packets_ba=f.packets_ba,
+        bytes_ba=f.bytes_ba,
+        first_seen=f.first_seen,
+        last_seen=f.last_seen,
+        state=f.state,
+        ifindex=f.ifindex,
+        pid=getattr(owner, "pid", None),
+        process=getattr(owner, "process", None),
+        user=getattr(owner, "user", None),
+        container=getattr(owner, "container", None),
+    )
+
+
+def _packet_row(entry: tuple[tuple, Flow, int]) -> PacketRow:
+    frame, flow, seq = entry
+    ts_ns, ifindex, direction, wire_len, data, linktype = frame
+    return PacketRow(seq, ts_ns, ifindex, direction, wire_len, data, linktype, flow.id, flow.app, flow.use_case)
