@@ -52,8 +52,10 @@ class NetNS:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.host_ip = f"192.0.2.{4 * self.n + 1}"
-        self.peer_ip = f"192.0.2.{4 * self.n + 2}"
+        net = ("192.0.2", "198.51.100", "203.0.113")[self.n // 64]
+        k = self.n % 64
+        self.host_ip = f"{net}.{4 * k + 1}"
+        self.peer_ip = f"{net}.{4 * k + 2}"
         self.host_ip6 = f"2001:db8:0:{self.n:x}::1"
         self.peer_ip6 = f"2001:db8:0:{self.n:x}::2"
 
@@ -91,12 +93,43 @@ class NetNS:
             os.close(target)
 
 
+LEASES = "/run/sockscope-tests"
+
+
+def _lease_subnet() -> int:
+    """A subnet index no other test process holds (leases are files, so parallel runs agree)."""
+    os.makedirs(LEASES, exist_ok=True)
+    for n in range(1, 192):
+        path = f"{LEASES}/{n}"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:  # a lease left by a process that died
+                with open(path) as fh:
+                    pid = int(fh.read() or 0)
+                if pid and not os.path.exists(f"/proc/{pid}"):
+                    os.unlink(path)
+            except (OSError, ValueError):
+                pass
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return n
+    raise RuntimeError("no free test subnet")
+
+
+def _release_subnet(n: int) -> None:
+    try:
+        os.unlink(f"{LEASES}/{n}")
+    except OSError:
+        pass
+
+
 def create(prefix: str = "ss") -> NetNS:
     """Make a namespace and veth pair; raise (after cleaning up) if anything fails."""
     i = next(_counter)
-    tag = f"{prefix}{os.getpid() % 10000}x{i}"
-    n = (os.getpid() + i) % 60 + 1
-    ns = NetNS(name=f"{tag}ns", host=f"{tag}h"[:15], peer=f"{tag}p"[:15], n=n)
+    tag = f"{prefix}{os.getpid() % 100000}x{i}"
+    ns = NetNS(name=f"{tag}ns", host=f"{tag}h"[:15], peer=f"{tag}p"[:15], n=_lease_subnet())
     try:
         run("ip", "netns", "add", ns.name)
         run("ip", "link", "add", ns.host, "type", "veth", "peer", "name", ns.peer)
@@ -143,3 +176,4 @@ def destroy(ns: NetNS) -> None:
                 p.wait(3)
     run("ip", "link", "del", ns.host, check=False)
     run("ip", "netns", "del", ns.name, check=False)
+    _release_subnet(ns.n)
