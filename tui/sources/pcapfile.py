@@ -218,7 +218,7 @@ class PcapSource:
                     if flags & 3 == 2:
                         direction = OUT
                 ticks = (hi << 32) | lo
-                ts_ns = ticks * 1000 if tick_ns == 1000.0 else int(ticks * tick_ns)
+                ts_ns = ticks * 1000 if tick_ns == 1000.0 else _ticks_to_ns(ticks, tick_ns)
                 yield (ts_ns, gid, direction, max(orig, cap), buf[data_off : data_off + cap], linktype)
             elif btype == 3:  # Simple Packet Block: first interface, no timestamp
                 if not ifs:
@@ -255,6 +255,17 @@ def _idb_options(buf: mmap.mmap, p: int, end: int, e: str) -> tuple[float, str |
         elif code == 2 and length:  # if_name
             name = bytes(buf[vo : vo + length]).rstrip(b"\0").decode("utf-8", "replace")
     return tick_ns, name
+
+
+def _ticks_to_ns(ticks: int, tick_ns: float) -> int:
+    """Exact for decimal resolutions (a float product loses the low digits of ns timestamps)."""
+    whole = round(tick_ns)
+    if whole >= 1 and abs(tick_ns - whole) < 1e-6:
+        return ticks * whole
+    per_ns = round(1.0 / tick_ns)  # e.g. 10 ticks per ns for if_tsresol 10
+    if per_ns and abs(per_ns * tick_ns - 1.0) < 1e-9:
+        return ticks // per_ns
+    return int(ticks * tick_ns)
 
 
 def _epb_flags(buf: mmap.mmap, p: int, end: int, e: str) -> int:
