@@ -134,6 +134,13 @@ def create(prefix: str = "ss") -> NetNS:
         run("ip", "netns", "add", ns.name)
         run("ip", "link", "add", ns.host, "type", "veth", "peer", "name", ns.peer)
         run("ip", "link", "set", ns.peer, "netns", ns.name)
+        # Quiet links make exact counts possible.  Before the links come up: no DAD
+        # probes, no router solicitations, and the MLD reports a link sends when it
+        # comes up squeezed into one burst (1 ms apart instead of up to a second).
+        for key, value in _QUIET_IPV6.items():
+            run("sysctl", "-qw", f"net.ipv6.conf.{ns.host}.{key}={value}", check=False)
+            ns.exec("sysctl", "-qw", f"net.ipv6.conf.{ns.peer}.{key}={value}", check=False)
+        watch = _open_watch(ns.host)
         run("ip", "addr", "add", f"{ns.host_ip}/30", "dev", ns.host)
         run("ip", "-6", "addr", "add", f"{ns.host_ip6}/64", "dev", ns.host, "nodad")
         run("ip", "link", "set", ns.host, "up")
@@ -141,19 +148,69 @@ def create(prefix: str = "ss") -> NetNS:
         ns.exec("ip", "-6", "addr", "add", f"{ns.peer_ip6}/64", "dev", ns.peer, "nodad")
         ns.exec("ip", "link", "set", ns.peer, "up")
         ns.exec("ip", "link", "set", "lo", "up")
-        # Quiet links make exact counts possible: no IPv6 router solicitations or MLD reports.
-        for side in (ns.host,):
-            run("sysctl", "-qw", f"net.ipv6.conf.{side}.router_solicitations=0", check=False)
-        ns.exec("sysctl", "-qw", f"net.ipv6.conf.{ns.peer}.router_solicitations=0", check=False)
+        # Static neighbours: no ARP or neighbour discovery on the wire.
         ns.exec("ip", "neigh", "replace", ns.host_ip, "lladdr", _mac(ns.host), "dev", ns.peer, check=False)
         run("ip", "neigh", "replace", ns.peer_ip, "lladdr", _peer_mac(ns), "dev", ns.host, check=False)
         ns.exec("ip", "-6", "neigh", "replace", ns.host_ip6, "lladdr", _mac(ns.host), "dev", ns.peer, check=False)
         run("ip", "-6", "neigh", "replace", ns.peer_ip6, "lladdr", _peer_mac(ns), "dev", ns.host, check=False)
-        time.sleep(0.05)
+        _wait_quiet(watch)
     except BaseException:
         destroy(ns)
         raise
     return ns
+
+
+_QUIET_IPV6 = {
+    "accept_dad": 0,
+    "dad_transmits": 0,
+    "router_solicitations": 0,
+    "router_solicitation_delay": 0,
+    "mldv1_unsolicited_report_interval": 1,
+    "mldv2_unsolicited_report_interval": 1,
+}
+
+
+def _open_watch(ifname: str):
+    """A packet socket on the host end, opened before the link is up, to see its start-up noise."""
+    import socket
+
+    try:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        s.bind((ifname, 3))
+    except OSError:
+        return None
+    s.settimeout(0.05)
+    return s
+
+
+def _wait_quiet(watch, quiet: float = 0.15, idle_limit: float = 1.2, limit: float = 3.0) -> None:
+    """Wait until the links' start-up noise has passed.
+
+    Even with the sysctls above, each end sends a burst of MLD reports when the kernel
+    marks the link ready (about half a second after `up`, whatever the settings).  The
+    noise has passed when something was seen and then nothing for ``quiet`` seconds,
+    or nothing at all for ``idle_limit`` seconds.
+    """
+    if watch is None:
+        time.sleep(idle_limit)
+        return
+    start = last = time.monotonic()
+    seen = False
+    try:
+        while True:
+            now = time.monotonic()
+            if now - start > limit or (seen and now - last >= quiet) or (not seen and now - start >= idle_limit):
+                return
+            try:
+                watch.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:  # ENETDOWN while the link comes up
+                time.sleep(0.01)
+                continue
+            seen, last = True, time.monotonic()
+    finally:
+        watch.close()
 
 
 def _mac(ifname: str) -> str:
