@@ -94,6 +94,8 @@ class Engine:
         self.message: str | None = None
         self._next_flow_id = 1
         self._ended_wall: float | None = None
+        # Set by an attributor (tui.attribution) to hear of each new flow; a bounded deque.
+        self.new_flows: deque[Flow] | None = None
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -186,6 +188,8 @@ class Engine:
                 self._next_flow_id += 1
                 flow.decided = classifier is None
                 flows[key] = flow
+                if self.new_flows is not None:
+                    self.new_flows.append(flow)
                 from_src = True
             else:
                 from_src = low == flow.a_low
@@ -486,6 +490,7 @@ def flow_view(f: Flow) -> FlowView:
         process=getattr(owner, "process", None),
         user=getattr(owner, "user", None),
         container=getattr(owner, "container", None),
+        owner_note=getattr(owner, "reason", None),
     )
 
 

@@ -63,6 +63,7 @@ class FlowView:
     process: str | None = None
     user: str | None = None
     container: str | None = None
+    owner_note: str | None = None  # why the owner is unknown (not local, socket gone, ...)
 
     @property
     def packets(self) -> int:
