@@ -201,11 +201,14 @@ def _make_base(base: Path) -> list[Path]:
     """Create the snapshot directory (and missing parents); return those this call made."""
     missing: list[Path] = []
     p = base
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
+    try:
+        while not p.exists():
+            missing.append(p)
+            if p.parent == p:
+                break
+            p = p.parent
+    except OSError as exc:  # e.g. a parent we may not search
+        raise _explain(exc, p) from exc
     made: list[Path] = []
     for d in reversed(missing):
         try:
@@ -304,7 +307,7 @@ _CAUSES = {
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
-    errno.ENOENT: "the directory does not exist",
+    errno.ENOENT: "no such file or directory",
     errno.ENOTDIR: "a part of the path is not a directory",
 }
 
@@ -323,6 +326,4 @@ def _explain(exc: OSError, where: Path) -> SnapshotError:
         hint = "; choose another folder with --snapshot-dir"
     elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
         hint = "; free some space or choose another folder with --snapshot-dir"
-    return SnapshotError(
-        exc.errno, f"snapshot not saved: {cause} writing {target}; nothing was kept{hint}", str(target)
-    )
+    return SnapshotError(exc.errno, f"snapshot not saved in {target}: {cause}; nothing was kept{hint}", str(target))
