@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("json", "table"), default="table", help="output format (default table)")
     rep.add_argument("--top", type=int, default=None, metavar="N", help="only the N largest flows")
     rep.add_argument("--save", metavar="DIR", help="also save a snapshot (pcapng + summary) under DIR")
+    rep.add_argument(
+        "--no-attribution",
+        action="store_true",
+        help="do not look up the local process, user and container of each flow (live only)",
+    )
+    rep.add_argument("--resolve", action="store_true", help="add reverse-DNS names (src_host, dst_host) to flows")
+    rep.add_argument(
+        "--netns", metavar="NS", help="capture inside a network namespace (a name from `ip netns`, or pid:N)"
+    )
     _common(rep)
     return parser
 
@@ -84,6 +93,10 @@ def open_source(args: argparse.Namespace, default_speed: float | None):
 
             return FilteredSource(src, args.filter)
         return src
+    if getattr(args, "netns", None):
+        from tui.netns_list import open_live_source
+
+        return open_live_source(args.interface, args.netns, bpf=args.filter, promisc=args.promisc)
     from tui.sources.live import LiveSource
 
     return LiveSource(args.interface, bpf=args.filter, promisc=args.promisc)
@@ -104,10 +117,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (SourceError, ValueError) as exc:
         print(f"sockscope: {exc}", file=sys.stderr)
         return 1
+    attributor = None
+    if args.interface and not args.no_attribution:
+        from tui.attribution import Attributor
+
+        attributor = Attributor(engine, args.netns)
+        attributor.start()  # before dropping privileges: it enters the namespace as root
+        if attributor.error:
+            print(f"sockscope: warning: no process attribution: {attributor.error}", file=sys.stderr)
     from tui.privileges import drop_privileges
 
     drop_privileges()
     snap = run_report(engine, source, args.filter, args.duration if args.interface else None)
+    if attributor is not None:
+        attributor.stop()  # one last pass, so the newest flows get owners too
+        snap = engine.snapshot()
+    names = None
+    if args.resolve:
+        from tui.resolver import Resolver
+
+        resolver = Resolver()
+        shown = snap.flows if args.top is None else snap.flows[: args.top]
+        names = resolver.resolve_all([a for f in shown for a in (f.src, f.dst)], timeout=5.0)
+        resolver.close()
     if snap.state == "error":
         print(f"sockscope: {snap.message}", file=sys.stderr)
         if not snap.packets:
@@ -123,7 +155,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"sockscope: cannot save snapshot: {exc}", file=sys.stderr)
             return 1
         print(f"sockscope: saved {result.packets} packets to {result.folder}", file=sys.stderr)
-    emit(snap, args.format, args.top)
+    emit(snap, args.format, args.top, names=names)
     return 0
 
 

@@ -14,10 +14,13 @@ from typing import Any, TextIO
 from tui.snapshot import SOCKET_KINDS, Snapshot
 
 
-def report_dict(snap: Snapshot, top: int | None = None) -> dict[str, Any]:
-    """The report object for a snapshot (flows largest first, at most ``top`` of them)."""
+def report_dict(snap: Snapshot, top: int | None = None, names: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The report object for a snapshot (flows largest first, at most ``top`` of them).
+
+    ``names`` (reverse DNS, from ``--resolve``) adds ``src_host``/``dst_host`` to each flow.
+    """
     flows = snap.flows if top is None else snap.flows[:top]
-    return {
+    out = {
         "source": {"kind": snap.source_kind, "name": snap.source_name},
         "packets": snap.packets,
         "bytes": snap.bytes,
@@ -43,14 +46,23 @@ def report_dict(snap: Snapshot, top: int | None = None) -> dict[str, Any]:
                 "bytes": f.bytes,
                 "first_seen": f.first_seen,
                 "last_seen": f.last_seen,
+                "pid": f.pid,
+                "process": f.process,
+                "user": f.user,
+                "container": f.container,
             }
             for f in flows
         ],
     }
+    if names is not None:
+        for d in out["flows"]:
+            d["src_host"] = names.get(d["src"])
+            d["dst_host"] = names.get(d["dst"])
+    return out
 
 
-def write_json(snap: Snapshot, out: TextIO, top: int | None = None) -> None:
-    json.dump(report_dict(snap, top), out, ensure_ascii=True)
+def write_json(snap: Snapshot, out: TextIO, top: int | None = None, names: dict | None = None) -> None:
+    json.dump(report_dict(snap, top, names), out, ensure_ascii=True)
     out.write("\n")
 
 
@@ -102,7 +114,9 @@ def write_table(snap: Snapshot, out: TextIO, top: int | None = 20) -> None:
         d = f"{f.dst}:{f.dport}" if f.dport is not None else f.dst
         w(
             f"  {f.proto:<7}{printable(s):<28}{printable(d):<28}{printable(f.app or '-'):<10}"
-            f"{f.use_case:<16}{f.packets:>8}{f.bytes:>11}  {printable(f.name)}\n"
+            f"{f.use_case:<16}{f.packets:>8}{f.bytes:>11}  {printable(f.name)}"
+            + (f"  {printable(f.process)}[{f.pid}] {printable(f.user)}" if f.pid is not None else "")
+            + "\n"
         )
 
 
@@ -119,8 +133,8 @@ def run_report(engine: Any, source: Any, bpf: str | None, duration: float | None
     return engine.snapshot()
 
 
-def emit(snap: Snapshot, fmt: str, top: int | None, out: TextIO = sys.stdout) -> None:
+def emit(snap: Snapshot, fmt: str, top: int | None, out: TextIO = sys.stdout, names: dict | None = None) -> None:
     if fmt == "json":
-        write_json(snap, out, top)
+        write_json(snap, out, top, names)
     else:
         write_table(snap, out, top if top is not None else 20)
