@@ -109,6 +109,8 @@ _IP6_NONE = 59
 _MAX_EXT = 8
 
 PPP_PROTOCOLS = {0x0021: 4, 0x0057: 6}
+PPP_MPLS = frozenset({0x0281, 0x0283})
+PPP_NAMES = {0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPv6CP", 0xC023: "PAP", 0xC223: "CHAP", 0x8281: "MPLSCP"}
 
 # Precomputed stacks for the common paths, so the hot path allocates nothing for them.
 _STACKS: dict[tuple[tuple[str, ...], str, str], tuple[str, ...]] = {}
@@ -172,7 +174,7 @@ def _decode_ipv6(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
     end = p + plen if plen else n  # jumbograms carry 0 here
     if end > n:
         end = n
-    for _ in range(_MAX_EXT):
+    for _ in range(_MAX_EXT + 1):
         if nxt in _IP6_EXT:
             if p + 2 > end:
                 return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
@@ -195,7 +197,7 @@ def _decode_ipv6(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
             p += hlen
         else:
             break
-    else:
+    else:  # more extension headers than any real packet carries
         return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, MALFORMED)
     if nxt == _IP6_NONE:
         return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, OK)
@@ -267,9 +269,7 @@ def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], 
         if off + 8 > n:
             return (link + ("PPPoE",), 0, src, dst, "PPPoE", 0, 0, 0, -1, TRUNCATED)
         ppp = _H.unpack_from(data, off + 6)[0]
-        if ppp in PPP_PROTOCOLS:
-            return decode_ip(data, off + 8, link + ("PPPoE", "PPP"))
-        return (_stack(link, "", "PPPoE"), 0, src, dst, "PPPoE", 0, 0, 0, off + 6, OK)
+        return _decode_ppp_proto(data, off + 8, ppp, link + ("PPPoE", "PPP"), src, dst)
     if etype in ETH_MPLS:
         return _decode_mpls(data, off, link + ("MPLS",), src, dst)
     if etype < 0x0600:
@@ -368,7 +368,7 @@ def decode(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
 def _decode_ppp(data: bytes) -> tuple:
     n = len(data)
     off = 0
-    if n >= 2 and data[0] == 0xFF and data[1] == 0x03:
+    if n >= 2 and data[0] == 0xFF:  # HDLC address and control bytes (control is 0x03)
         off = 2
     if off + 1 > n:
         return (_LINK_PPP, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
@@ -380,10 +380,19 @@ def _decode_ppp(data: bytes) -> tuple:
             return (_LINK_PPP, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
         proto = _H.unpack_from(data, off)[0]
         off += 2
+    return _decode_ppp_proto(data, off, proto, _LINK_PPP, b"", b"")
+
+
+def _decode_ppp_proto(data: bytes, off: int, proto: int, link: tuple[str, ...], src: bytes, dst: bytes) -> tuple:
+    """Continue after a PPP protocol field (PPP links and PPPoE sessions)."""
     if proto in PPP_PROTOCOLS:
-        return decode_ip(data, off, _LINK_PPP)
-    name = {0xC021: "LCP", 0x8021: "IPCP", 0x8057: "IPv6CP", 0xC023: "PAP", 0xC223: "CHAP"}.get(proto, "PPP")
-    return (_stack(_LINK_PPP, "", name) if name != "PPP" else _LINK_PPP, 0, b"", b"", name, 0, 0, 0, off, OK)
+        return decode_ip(data, off, link)
+    if proto in PPP_MPLS:
+        return _decode_mpls(data, off, link + ("MPLS",), src, dst)
+    name = PPP_NAMES.get(proto)
+    if name is None:
+        return (link, 0, src, dst, link[-1], 0, 0, 0, off, OK)
+    return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
 
 
 def decode_meta(data: bytes, linktype: int = lt.ETHERNET) -> PacketMeta:

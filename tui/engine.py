@@ -24,6 +24,7 @@ from tui.snapshot import (
     SOCKET_KINDS,
     Count,
     FlowView,
+    HostView,
     PacketRow,
     Series,
     Snapshot,
@@ -65,6 +66,7 @@ class SourceError(Exception):
 
 
 INSPECT_LIMIT = 12  # packets of a flow the classifier may look at before it must settle
+RETIRED_HOSTS_CAP = 20_000  # hosts remembered from flows that have left the table
 
 
 class Engine:
@@ -100,7 +102,10 @@ class Engine:
 
     # ------------------------------------------------------------------ state
     def _reset(self) -> None:
-        self.table = FlowTable(cap=self._flow_cap, idle_timeout=self._idle_timeout)
+        self.table = FlowTable(cap=self._flow_cap, idle_timeout=self._idle_timeout, on_retire=self._retire)
+        # (family, address bytes) -> [packets sent, bytes sent, packets received, bytes received]
+        # of flows that expired or were evicted; bounded by RETIRED_HOSTS_CAP.
+        self._retired_hosts: dict[tuple[int, bytes], list[int]] = {}
         self.ring: deque[tuple[tuple, Flow, int]] = deque(maxlen=self._ring_size)
         self.packets = 0
         self.bytes = 0
@@ -282,6 +287,56 @@ class Engine:
                 new[0] += done_p
                 new[1] += done_b
 
+    def _tick(self, sec: int) -> None:
+        """Live and idle: move the series on to wall-clock second ``sec`` (zeros for the quiet)."""
+        if 0 <= self._cur_sec < sec:
+            self._rotate(sec)
+            if sec >= self._next_sweep:
+                self.table.expire(float(sec))
+                self._next_sweep = sec + 5
+
+    def _retire(self, f: Flow) -> None:
+        """Keep what an expired or evicted flow counted for its hosts."""
+        hosts = self._retired_hosts
+        for addr, sent_p, sent_b, recv_p, recv_b in (
+            (f.src, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba),
+            (f.dst, f.packets_ba, f.bytes_ba, f.packets_ab, f.bytes_ab),
+        ):
+            key = (f.family, addr)
+            h = hosts.get(key)
+            if h is None:
+                if len(hosts) >= RETIRED_HOSTS_CAP:
+                    _prune_hosts(hosts)
+                h = hosts[key] = [0, 0, 0, 0]
+            h[0] += sent_p
+            h[1] += sent_b
+            h[2] += recv_p
+            h[3] += recv_b
+
+    def _hosts(self, n: int) -> tuple[HostView, ...]:
+        """The ``n`` busiest hosts: live flows summed now, plus what retired flows left."""
+        acc: dict[tuple[int, bytes], list[int]] = {k: [*v, 0] for k, v in self._retired_hosts.items()}
+        for f in self.table.flows.values():
+            fam = f.family
+            a = acc.get((fam, f.src))
+            if a is None:
+                a = acc[(fam, f.src)] = [0, 0, 0, 0, 0]
+            a[0] += f.packets_ab
+            a[1] += f.bytes_ab
+            a[2] += f.packets_ba
+            a[3] += f.bytes_ba
+            a[4] += 1
+            b = acc.get((fam, f.dst))
+            if b is None:
+                b = acc[(fam, f.dst)] = [0, 0, 0, 0, 0]
+            b[0] += f.packets_ba
+            b[1] += f.bytes_ba
+            b[2] += f.packets_ab
+            b[3] += f.bytes_ab
+            b[4] += 1
+        best = heapq.nlargest(n, acc.items(), key=_host_bytes)
+        return tuple(HostView(address_text(addr, fam) or "-", *v) for (fam, addr), v in best)
+
     def _rotate(self, sec: int) -> None:
         """Close the current second and open ``sec`` (gaps become zero seconds)."""
         if self._cur_sec >= 0:
@@ -307,16 +362,17 @@ class Engine:
         self._cur = [0, 0, 0, 0]
 
     # ------------------------------------------------------------- readers
-    def snapshot(self, top: int | None = None, recent: int = 0) -> Snapshot:
+    def snapshot(self, top: int | None = None, recent: int = 0, hosts: int = 0) -> Snapshot:
         """An immutable copy of the aggregated state.
 
         ``top`` limits the flows to the largest by bytes (None: all of them);
-        ``recent`` adds that many of the latest frames from the ring.
+        ``recent`` adds that many of the latest frames from the ring; ``hosts`` adds the
+        busiest hosts (derived from the flows here, so the per-packet path pays nothing).
         """
         with self._lock:
-            return self._snapshot(top, recent)
+            return self._snapshot(top, recent, hosts)
 
-    def _snapshot(self, top: int | None, recent: int) -> Snapshot:
+    def _snapshot(self, top: int | None, recent: int, hosts: int = 0) -> Snapshot:
         kinds = {k: [0, 0] for k in SOCKET_KINDS}
         protocols: dict[str, list[int]] = {}
         for stack, (p, b) in self._stacks.items():
@@ -379,6 +435,7 @@ class Engine:
             recent=rows,
             seq=self.packets,
             interfaces=MappingProxyType(dict(self._interfaces())),
+            hosts=self._hosts(hosts) if hosts else (),
         )
 
     def _live_duration(self) -> float:
@@ -415,6 +472,7 @@ class Engine:
                 elif source.kind == "live":
                     with self._lock:
                         self._kernel = source.stats()
+                        self._tick(time.time_ns() // 1_000_000_000)
                 if stop.is_set():
                     break
             with self._lock:
@@ -437,7 +495,6 @@ class Engine:
         # Close the partial second so the series includes it.
         if self._cur_sec >= 0:
             self._rotate(self._cur_sec + 1)
-            self._cur_sec -= 1  # later packets of the same second still count there
 
     def start(self, source: Source, bpf: str | None = None) -> threading.Thread:
         """Run the capture in a daemon thread."""
@@ -456,6 +513,18 @@ class Engine:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def _host_bytes(item: tuple[tuple[int, bytes], list[int]]) -> int:
+    v = item[1]
+    return v[1] + v[3]
+
+
+def _prune_hosts(hosts: dict[tuple[int, bytes], list[int]]) -> None:
+    """Forget the quieter half of the retired hosts (the table stays bounded)."""
+    keep = heapq.nlargest(len(hosts) // 2, hosts.items(), key=_host_bytes)
+    hosts.clear()
+    hosts.update(keep)
 
 
 def _flow_bytes(f: Flow) -> int:

@@ -91,6 +91,26 @@ class PacketRow:
 
 
 @dataclass(frozen=True, slots=True)
+class HostView:
+    """Traffic of one address (IP, or MAC for non-IP frames), over live and retired flows."""
+
+    address: str
+    packets_sent: int
+    bytes_sent: int
+    packets_received: int
+    bytes_received: int
+    flows: int  # live flows it takes part in
+
+    @property
+    def packets(self) -> int:
+        return self.packets_sent + self.packets_received
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
+
+@dataclass(frozen=True, slots=True)
 class Series:
     """Per-second totals, oldest first; ``start`` is the epoch second of the first entry."""
 
@@ -131,3 +151,4 @@ class Snapshot:
     recent: tuple[PacketRow, ...] = ()
     seq: int = 0  # packets processed; grows with each one (lets readers tell new from old)
     interfaces: Mapping[int, tuple[str, int]] = field(default_factory=dict)  # ifindex -> (name, linktype)
+    hosts: tuple[HostView, ...] = ()  # busiest first; only when snapshot(hosts=N) asks for them

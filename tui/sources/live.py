@@ -15,6 +15,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 from tui import linktypes as lt
@@ -43,6 +44,7 @@ _PKT_VLAN = struct.Struct("=IIHH")  # rxhash, vlan_tci, vlan_tpid, padding
 _SLL = struct.Struct("=HHiHBB")  # family, protocol, ifindex, hatype, pkttype, halen
 _STATS = struct.Struct("=III")
 TPACKET3_HDRLEN = 48  # TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+RECV_BATCH = 256  # frames per batch in the recv_into fallback
 
 
 class CaptureError(SourceError):
@@ -90,6 +92,8 @@ class LiveSource:
                 self.ifindex = socket.if_nametoindex(iface)
             except OSError:
                 raise CaptureError(f"no such interface: {iface!r} (see `ip link` for the names)") from None
+        # A bad filter is an error before anything is opened.
+        insns = compile_bpf(bpf) if bpf else None
         try:
             # Protocol 0: the socket receives nothing until bind(), so the filter and the
             # ring are in place before the first packet arrives.
@@ -97,10 +101,10 @@ class LiveSource:
         except PermissionError:
             raise CaptureError(no_privilege_message(iface)) from None
         try:
-            if bpf:
-                attach_bpf(self.sock, bpf)
             if use_ring:
                 self._setup_ring(block_timeout_ms)
+            if insns:
+                attach_insns(self.sock, insns)
             self.sock.bind((iface if iface != "any" else "", ETH_P_ALL))
             if iface != "any" and self._hatype(self.ifindex) == lt.ARPHRD_LOOPBACK:
                 try:  # loopback: count each packet once, as tcpdump does
@@ -282,41 +286,44 @@ class LiveSource:
 
     # --------------------------------------------------------------- recv
     def _recv_batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
-        import time
-
-        self.sock.settimeout(0.1)
+        """One blocking read per wake-up, then whatever else is queued (up to a batch)."""
+        sock = self.sock
+        sock.settimeout(0.1)
         buf = bytearray(self.snaplen)
         view = memoryview(buf)
+        cap = len(buf)
         try:
             while not stop.is_set():
-                batch = []
-                try:
-                    n, addr = self.sock.recvfrom_into(view)
-                except TimeoutError:
-                    if self._gone():
-                        self.end_reason = f"interface {self.iface} was removed"
-                        return
-                    yield []
-                    continue
-                except OSError as exc:
-                    if exc.errno in (errno.ENETDOWN, errno.ENODEV, errno.ENXIO):
-                        self._check_error()
+                batch: list[tuple] = []
+                flags = socket.MSG_TRUNC  # the return value is then the length on the wire
+                while len(batch) < RECV_BATCH:
+                    try:
+                        n, addr = sock.recvfrom_into(view, 0, flags)
+                    except (TimeoutError, BlockingIOError):
+                        break
+                    except OSError as exc:
+                        if exc.errno in (errno.ENETDOWN, errno.ENODEV, errno.ENXIO):
+                            self._check_error()
+                            break
+                        raise CaptureError(f"capture on {self.iface} failed: {exc.strerror}") from None
+                    flags = socket.MSG_TRUNC | socket.MSG_DONTWAIT
+                    ifname, _proto, pkttype, hatype = addr[0], addr[1], addr[2], addr[3]
+                    if pkttype == PACKET_OUTGOING and hatype == lt.ARPHRD_LOOPBACK:
                         continue
-                    raise CaptureError(f"capture on {self.iface} failed: {exc.strerror}") from None
-                ifname, _proto, pkttype, hatype = addr[0], addr[1], addr[2], addr[3]
-                if pkttype == PACKET_OUTGOING and hatype == lt.ARPHRD_LOOPBACK:
-                    continue
-                ifindex = self.ifindex or _index(ifname)
-                batch.append(
-                    (
-                        time.time_ns(),
-                        ifindex,
-                        OUT if pkttype == PACKET_OUTGOING else IN,
-                        n,
-                        bytes(view[:n]),
-                        self._types.get(ifindex) or self._linktype(ifindex, hatype),
+                    ifindex = self.ifindex or _index(ifname)
+                    batch.append(
+                        (
+                            time.time_ns(),
+                            ifindex,
+                            OUT if pkttype == PACKET_OUTGOING else IN,
+                            n,
+                            bytes(view[: min(n, cap)]),
+                            self._types.get(ifindex) or self._linktype(ifindex, hatype),
+                        )
                     )
-                )
+                if not batch and self._gone():
+                    self.end_reason = f"interface {self.iface} was removed"
+                    return
                 yield batch
         except _Ended:
             return
@@ -335,7 +342,7 @@ def _index(name: str) -> int:
 
 def _reinsert_vlan(ring: mmap.mmap, p: int, data: bytes, wlen: int, status: int) -> tuple[bytes, int]:
     """Put back the 802.1Q tag the NIC stripped, so the frame is as it was on the wire."""
-    _hash, tci, tpid, _pad = _PKT_VLAN.unpack_from(ring, p + 24)
+    _hash, tci, tpid, _pad = _PKT_VLAN.unpack_from(ring, p + _PKT_HDR.size)
     if not status & TP_STATUS_VLAN_TPID_VALID or not tpid:
         tpid = 0x8100
     if len(data) < 12:
@@ -375,7 +382,11 @@ def compile_bpf(expr: str, linktype: int = lt.ETHERNET) -> list[tuple[int, int, 
 
 def attach_bpf(sock: socket.socket, expr: str) -> None:
     """Compile ``expr`` and attach it in the kernel, so rejected packets never reach us."""
-    insns = compile_bpf(expr)
+    attach_insns(sock, compile_bpf(expr))
+
+
+def attach_insns(sock: socket.socket, insns: list[tuple[int, int, int, int]]) -> None:
+    """Attach a compiled filter program to a socket (SO_ATTACH_FILTER)."""
     arr = (_SockFilter * len(insns))(*[_SockFilter(*i) for i in insns])
     prog = _SockFprog(len(insns), ctypes.cast(arr, ctypes.POINTER(_SockFilter)))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(prog))

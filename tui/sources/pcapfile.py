@@ -137,8 +137,11 @@ class PcapSource:
         if n < 24:
             raise _Damaged("file header cut short at offset 0")
         endian, ns_mult = PCAP_MAGICS[buf[:4]]
-        _vmaj, _vmin, _zone, _sig, _snaplen, network = struct.unpack_from(endian + "HHiIII", buf, 4)
+        vmaj, vmin, _zone, _sig, _snaplen, network = struct.unpack_from(endian + "HHiIII", buf, 4)
         linktype = network & 0x03FFFFFF
+        # Files from libpcap before 2.3 hold the two lengths the other way round; libpcap
+        # and Wireshark swap them back (for 2.3, only where they are plainly reversed).
+        swap = 2 if (vmaj == 2 and vmin < 3) or vmaj == 543 else 1 if (vmaj == 2 and vmin == 3) else 0
         self._ifaces[0] = (os.path.basename(self.path), linktype)
         rec = struct.Struct(endian + "IIII")
         off = 24
@@ -147,6 +150,8 @@ class PcapSource:
             if off + 16 > n:
                 raise _Damaged(f"record header cut short at offset {off}")
             sec, frac, incl, orig = rec.unpack_from(buf, off)
+            if swap and (swap == 2 or incl > orig):
+                incl, orig = orig, incl
             if incl > limit:
                 raise _Damaged(f"record at offset {off} claims {incl} bytes, more than any frame can hold")
             start = off + 16
