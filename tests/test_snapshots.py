@@ -531,3 +531,44 @@ def test_live_veth_capture_saves_exact_nanosecond_frames(netns, live_capture, tm
     assert reopened.pop("duration_s") == round(snap.last_ts - snap.first_ts, 6)
     summary.pop("duration_s")
     assert without_source(reopened) == without_source(summary)
+
+
+CRASH_SAVER = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from test_snapshots import engine_with, scapy_frames
+from tui.snapshots import save_snapshot
+engine = engine_with(scapy_frames(300, payload=1400) * 20, ring_size=6000)
+print("ready", flush=True)
+while True:
+    save_snapshot(engine, sys.argv[1])
+    print("saved", flush=True)
+"""
+
+
+def test_killed_mid_save_never_leaves_a_half_capture_under_its_name(tmp_path):
+    """SIGKILL a process that saves 6,000 frames (~8.6 MB) over and over, at several moments."""
+    import random
+    import signal
+
+    snaps = tmp_path / "snaps"
+    rng = random.Random(6)
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRASH_SAVER, str(snaps), str(Path(__file__).parent)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.15))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    captures = sorted(snaps.rglob("capture.pcapng"))
+    for cap in captures:  # whatever carries the real name is whole
+        frames, _ = read_ours(cap)
+        assert len(frames) == 6000
+    leftovers = [p.name for p in snaps.rglob("*") if p.is_file() and p.name.startswith(".")]
+    assert all(name.endswith(".partial") for name in leftovers)
