@@ -351,7 +351,7 @@ def test_full_disk_is_a_clear_error_and_leaves_no_capture(tmp_path):
             save_snapshot(engine, disk / "snaps", engine.snapshot())
         err = info.value
         assert isinstance(err, OSError) and err.errno == errno.ENOSPC
-        assert "disk is full" in str(err) and "nothing was kept" in str(err)
+        assert "capture.pcapng: the disk is full" in str(err) and "nothing was kept" in str(err)
         assert files_under(disk) == []  # no capture.pcapng, no .partial, no summary
         # The disk is usable again once the snapshot's space is given back, and the engine
         # goes on counting: a later save elsewhere holds everything.
@@ -572,3 +572,16 @@ def test_killed_mid_save_never_leaves_a_half_capture_under_its_name(tmp_path):
         assert len(frames) == 6000
     leftovers = [p.name for p in snaps.rglob("*") if p.is_file() and p.name.startswith(".")]
     assert all(name.endswith(".partial") for name in leftovers)
+
+
+def test_disk_full_after_the_capture_removes_the_whole_snapshot(tmp_path):
+    """The capture fits, the summary does not: nothing of that save may stay behind."""
+    engine = engine_with(scapy_frames(40))
+    probe = save_snapshot(engine, tmp_path / "probe")
+    pages = -(-probe.capture.stat().st_size // 4096)  # tmpfs hands out whole pages
+    with tmpfs(tmp_path / "tight", size=f"{pages * 4}k") as disk:
+        with pytest.raises(SnapshotError) as info:
+            save_snapshot(engine, disk)
+        assert info.value.errno == errno.ENOSPC
+        assert "summary.json: the disk is full" in str(info.value)
+        assert list(disk.iterdir()) == []

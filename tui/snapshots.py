@@ -250,8 +250,10 @@ def _write_atomic(path: Path, fill: Callable[[BinaryIO], object], owner: tuple[i
             os.fsync(fh.fileno())
         _chown(tmp, owner)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         _unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write names no file: say which one it was
         raise
 
 
