@@ -1,0 +1,561 @@
+"""The classifier the engine calls for the first packets of each flow.
+
+Evidence, strongest first: payload signatures, names learned on the wire (SNI, Host,
+DNS answers), well-known ports, then the protocol itself (ICMP, ARP, ...).  A carrier
+protocol (TLS, QUIC, HTTP, DTLS) says little about use by itself, so its flows take
+their use case from the name, else the port, else the carrier's own rule.
+
+Cost is bounded: the engine shows a flow at most INSPECT_LIMIT packets; a flow is
+decided as soon as its evidence cannot get better; caches (IP -> name, expected FTP
+data connections) have fixed sizes.  Nothing here raises on hostile bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui.classify import quic, wire
+from tui.classify.rules import Rule, Rules
+from tui.decode import PAYLOAD_OFF
+
+NAME_CACHE = 65_536  # IP addresses whose names we remember
+EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
+PAYLOAD_LIMIT = 4  # payload packets without a signature before a flow settles
+TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
+QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
+
+DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
+_HTTP_FIRST = frozenset(b"GPHDOCT")
+_VIDEO_TYPES = ("video/", "audio/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash+xml")
+_DOWNLOAD_TYPES = (
+    "application/octet-stream",
+    "application/zip",
+    "application/x-msdownload",
+    "application/x-gzip",
+    "application/gzip",
+    "application/x-tar",
+    "application/x-rar",
+    "application/x-7z",
+    "application/vnd.android.package-archive",
+    "application/x-debian-package",
+    "application/x-iso9660-image",
+    "application/x-bittorrent",
+    "application/pdf",
+)
+_UNKNOWN = Rule(None, "unknown", "no rule matched")
+
+
+@dataclass(slots=True)
+class FlowState:
+    """What the classifier has learned about one flow so far (kept in ``flow.scratch``)."""
+
+    port: tuple[Rule, int] | None = None
+    hint: tuple[Rule, str] | None = None  # from a learned name or an FTP session between the same hosts
+    sig: Rule | None = None  # a signature that names the application
+    sig_detail: str = ""
+    carrier: Rule | None = None  # TLS / QUIC / HTTP / DTLS
+    carrier_label: str = ""
+    name_hit: tuple[Rule, str] | None = None  # name rule matched by the carrier's own name (SNI, Host)
+    content: Rule | None = None  # HTTP content type
+    payloads: int = 0
+    buf: bytearray | None = None  # TLS ClientHello reassembly
+    buf_from_src: bool = True
+    crypto: dict[int, bytes] | None = None  # QUIC CRYPTO frames by offset
+    keys: dict | None = None
+    initials: int = 0
+    rtp_ssrc: int = -1
+    ftp: bool = False
+    http_wait: bool = False
+
+
+class Classifier:
+    """Fills flow.app / use_case / reason / name / decided from rules and the first packets."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.names: dict[bytes, str] = {}  # IP address -> name learned from DNS, SNI or Host
+        self.expected: dict[tuple[bytes, int], bool] = {}  # FTP data endpoints announced by PASV/PORT
+        self.ftp_pairs: dict[tuple[bytes, bytes], bool] = {}  # host pairs with an FTP control session
+        sig = rules.signatures
+        self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
+
+    # ------------------------------------------------------------------ engine interface
+    def observe(self, flow, meta: tuple, data: bytes, from_src: bool) -> None:
+        """Look at one packet of an undecided flow."""
+        st = flow.scratch
+        if st is None:
+            st = flow.scratch = FlowState()
+            self._begin(flow, st, meta)
+            if flow.decided:
+                return
+        off = meta[PAYLOAD_OFF]
+        if off < 0 or off >= len(data):
+            return
+        proto = flow.proto
+        try:
+            if proto == "TCP":
+                pl = data[off:]
+                if len(pl) <= 6 and not any(pl):  # Ethernet padding after a bare ACK
+                    return
+                self._tcp(flow, st, pl, from_src)
+            elif proto == "UDP":
+                ulen = (data[off - 4] << 8) | data[off - 3]
+                end = off - 8 + ulen if ulen >= 8 else len(data)
+                pl = data[off:end]
+                if not pl:
+                    return
+                self._udp(flow, st, pl, from_src)
+            else:
+                pl = data[off:]
+                self._payload_rules(flow, st, pl, proto)
+        except (IndexError, ValueError, UnicodeError, OverflowError):  # defence in depth: never kill capture
+            st.buf = None
+            st.crypto = None
+        st.payloads += 1
+        if not flow.decided and st.payloads >= PAYLOAD_LIMIT and not _waiting(st):
+            self._apply(flow, st)
+            flow.decided = True
+
+    def finish(self, flow) -> None:
+        """The engine has shown enough packets: settle on the best evidence so far."""
+        st = flow.scratch
+        if isinstance(st, FlowState):
+            self._apply(flow, st)
+        flow.scratch = None
+
+    # ------------------------------------------------------------------ first packet
+    def _begin(self, flow, st: FlowState, meta: tuple) -> None:
+        proto = flow.proto
+        if proto not in ("TCP", "UDP", "SCTP", "UDP-Lite"):
+            rule = self.rules.protocols.get(proto)
+            flow.app = rule.app if rule else None
+            flow.use_case = rule.use_case if rule else "unknown"
+            flow.reason = rule.reason if rule else None
+            flow.decided = True
+            flow.scratch = None
+            return
+        transport = "UDP" if proto == "UDP-Lite" else proto
+        st.port = self.rules.port(transport, flow.sport, flow.dport)
+        names = self.names
+        if names:
+            name = names.get(flow.dst) or names.get(flow.src)
+            if name is not None:
+                flow.name = name
+                hit = self.rules.match_name(name)
+                if hit is not None:
+                    st.hint = (hit[0], f"learned name {hit[1]}")
+        if proto == "TCP":
+            if self.expected and (
+                self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
+            ):
+                st.sig = self._sig["ftp_data"]
+                st.sig_detail = "announced by ftp control"
+                self._apply(flow, st)
+                flow.decided = True
+                return
+            if self.ftp_pairs and 21 not in (flow.sport, flow.dport) and _pair(flow.src, flow.dst) in self.ftp_pairs:
+                st.hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
+        self._apply(flow, st)
+
+    # ------------------------------------------------------------------ TCP
+    def _tcp(self, flow, st: FlowState, pl: bytes, from_src: bool) -> None:
+        if st.buf is not None:
+            if from_src == st.buf_from_src:
+                st.buf += pl[: TLS_BUFFER - len(st.buf)]
+                self._tls_hello(flow, st, from_src)
+            return
+        if st.ftp:
+            self._ftp_lines(flow, pl, from_src)
+            return
+        if st.http_wait:
+            if not from_src:
+                self._http_response(flow, st, pl)
+            return
+        if st.sig is not None or st.carrier is not None:
+            return
+        b0 = pl[0]
+        if b0 == 0x16 and wire.tls_record_len(pl, 0):
+            if len(pl) > 5 and pl[5] == 1:
+                st.buf = bytearray(pl[:TLS_BUFFER])
+                st.buf_from_src = from_src
+                self._tls_hello(flow, st, from_src)
+            else:  # ServerHello or later: the ClientHello was before the capture
+                self._carrier(flow, st, "tls", "tls", decided=True)
+            return
+        if 20 <= b0 <= 23 and wire.tls_app_record(pl, 0):
+            self._carrier(flow, st, "tls", "tls record", decided=True)
+            return
+        if b0 in _HTTP_FIRST:
+            req = wire.http_request(pl, 0)
+            if req is not None:
+                self._http_request(flow, st, req, from_src)
+                return
+        if pl.startswith(b"HTTP/1."):
+            resp = wire.http_response(pl, 0)
+            if resp is not None:
+                self._carrier(flow, st, "http", "http response", decided=False)
+                self._http_response(flow, st, pl)
+                return
+        if st.payloads == 0 and self._banner(flow, st, pl, from_src):
+            return
+        if self._payload_rules(flow, st, pl, "TCP"):
+            return
+        if wire.mqtt_connect(pl, 0):
+            self._signature(flow, st, "mqtt", "mqtt connect")
+        elif wire.rtmp_handshake(pl, 0):
+            self._signature(flow, st, "rtmp", "rtmp handshake")
+        elif (flow.sport == 53 or flow.dport == 53) and len(pl) > 14:
+            self._dns(flow, st, pl[2:], "dns", from_src)
+
+    def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """Greetings and first commands of the mail and FTP protocols."""
+        head = pl[:4]
+        if head in (b"220 ", b"220-"):
+            text = pl[:256].lower()
+            port_app = st.port[0].app if st.port else None
+            if b"ftp" in text or (port_app in ("FTP",) and b"smtp" not in text):
+                self._ftp_start(flow, st, "ftp banner")
+                return True
+            self._signature(flow, st, "smtp", "smtp banner")
+            return True
+        if head in (b"EHLO", b"HELO", b"ehlo", b"helo") and len(pl) > 5 and pl[4] == 0x20:
+            self._signature(flow, st, "smtp", "smtp command")
+            return True
+        if head == b"+OK " or pl.startswith(b"+OK\r\n"):
+            self._signature(flow, st, "pop3", "pop3 banner")
+            return True
+        if head == b"* OK" or pl.startswith(b"* PREAUTH"):
+            self._signature(flow, st, "imap", "imap banner")
+            return True
+        if head in (b"USER", b"user") and st.port is not None and st.port[0].app == "FTP":
+            self._ftp_start(flow, st, "ftp command")
+            return True
+        return False
+
+    def _ftp_start(self, flow, st: FlowState, detail: str) -> None:
+        st.sig = self._sig["ftp"]
+        st.sig_detail = detail
+        st.ftp = True
+        pairs = self.ftp_pairs
+        if len(pairs) >= EXPECT_CACHE:
+            del pairs[next(iter(pairs))]
+        pairs[_pair(flow.src, flow.dst)] = True
+        self._apply(flow, st)
+
+    def _ftp_lines(self, flow, pl: bytes, from_src: bool) -> None:
+        sender = flow.src if from_src else flow.dst
+        for line in pl[:1024].split(b"\n")[:8]:
+            ep = wire.ftp_endpoint(line.strip())
+            if ep is not None:
+                ip, port = ep
+                exp = self.expected
+                if len(exp) >= EXPECT_CACHE:
+                    del exp[next(iter(exp))]
+                exp[(ip if ip is not None and len(sender) == 4 else sender, port)] = True
+
+    # ------------------------------------------------------------------ TLS / HTTP
+    def _tls_hello(self, flow, st: FlowState, from_src: bool) -> None:
+        got = wire.tls_handshake(bytes(st.buf))
+        if got is None:
+            st.buf = None
+            self._carrier(flow, st, "tls", "tls", decided=True)
+            return
+        hs, complete = got
+        if not complete and len(st.buf) < TLS_BUFFER:
+            self._carrier(flow, st, "tls", "tls", decided=False)
+            return
+        st.buf = None
+        hello = wire.client_hello_body(hs)
+        sni = hello[0] if hello else None
+        label = "tls sni" if sni else "tls"
+        if sni:
+            self._learn_name(flow, st, sni, from_src)
+        self._carrier(flow, st, "tls", label, decided=True)
+
+    def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
+        method, target, host, _ua = req
+        kind = "http"
+        if method == "CONNECT":
+            kind = "http_connect"
+        elif target.startswith(("http://", "https://")):
+            kind = "http_proxy"
+        if host:
+            self._learn_name(flow, st, host, from_src)
+        st.http_wait = True
+        self._carrier(flow, st, kind, "http host" if host else "http request", decided=False)
+
+    def _http_response(self, flow, st: FlowState, pl: bytes) -> None:
+        resp = wire.http_response(pl, 0)
+        st.http_wait = False
+        if resp is not None and resp[1]:
+            ctype = resp[1]
+            if ctype.startswith(_VIDEO_TYPES):
+                st.content = self._sig["http_video"]
+            elif ctype.startswith(_DOWNLOAD_TYPES):
+                st.content = self._sig["http_download"]
+        self._apply(flow, st)
+        flow.decided = True
+
+    def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
+        """A name the client asked for (SNI, Host): it names the flow and teaches the server's address."""
+        flow.name = name
+        st.name_hit = self.rules.match_name(name)
+        self._remember(flow.dst if from_src else flow.src, name)
+
+    def _remember(self, ip: bytes, name: str) -> None:
+        names = self.names
+        if ip in names:
+            del names[ip]  # refresh its place in the eviction order
+        elif len(names) >= NAME_CACHE:
+            del names[next(iter(names))]
+        names[ip] = name
+
+    # ------------------------------------------------------------------ UDP
+    def _udp(self, flow, st: FlowState, pl: bytes, from_src: bool) -> None:
+        if st.crypto is not None:
+            self._quic(flow, st, pl, from_src)
+            return
+        if st.sig is not None or st.carrier is not None:
+            if st.sig_detail == "dns query":  # wait for the answer: it teaches addresses
+                self._dns(flow, st, pl, DNS_PORTS.get(flow.dport) or DNS_PORTS.get(flow.sport) or "dns", from_src)
+            return
+        sport, dport = flow.sport, flow.dport
+        kind = DNS_PORTS.get(dport) or DNS_PORTS.get(sport)
+        if kind is not None and self._dns(flow, st, pl, kind, from_src):
+            return
+        if self._payload_rules(flow, st, pl, "UDP"):
+            return
+        b0 = pl[0]
+        if b0 & 0x80:
+            if b0 & 0x40 and len(pl) >= 7 and self._quic(flow, st, pl, from_src):
+                return
+            r = wire.rtp(pl, 0)
+            if r is not None:
+                self._rtp(flow, st, pl, r)
+                return
+        if b0 == 0x16 and len(pl) > 13 and pl[1] == 0xFE and pl[2] in (0xFF, 0xFD, 0xFC):
+            self._carrier(flow, st, "dtls", "dtls", decided=True)
+        elif b0 < 2 and wire.stun(pl, 0):
+            self._signature(flow, st, "stun", "stun")
+        elif b0 in (0x4D, 0x4E, 0x48) and wire.ssdp(pl, 0):
+            self._signature(flow, st, "ssdp", "ssdp")
+        elif b0 == 0x64 and wire.bencoded_dht(pl, 0):
+            self._signature(flow, st, "bittorrent_dht", "bittorrent dht")
+        elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
+            self._gquic(flow, st, pl)
+
+    def _dns(self, flow, st: FlowState, pl: bytes, kind: str, from_src: bool) -> bool:
+        msg = wire.dns_message(pl, 0)
+        if msg is None:
+            return False
+        is_resp, qname, addrs = msg
+        if qname and kind == "dns":
+            flow.name = qname
+        if is_resp and qname:
+            for a in addrs:
+                self._remember(a, qname)
+        st.sig = self._sig[kind]
+        st.sig_detail = "dns response" if is_resp else "dns query"
+        self._apply(flow, st)
+        if is_resp:
+            flow.decided = True
+        return True
+
+    def _rtp(self, flow, st: FlowState, pl: bytes, kind: str) -> None:
+        if kind == "RTCP":
+            self._signature(flow, st, "rtcp", "rtcp header")
+            return
+        ssrc = wire.rtp_ssrc(pl, 0)
+        if ssrc == st.rtp_ssrc:
+            self._signature(flow, st, "rtp", "rtp header")
+        else:
+            st.rtp_ssrc = ssrc
+
+    def _quic(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        lh = quic.long_header(pl, 0)
+        if lh is None:
+            return False
+        version = lh[0]
+        if version == 0:
+            self._carrier(flow, st, "quic", "quic version negotiation", decided=True)
+            return True
+        if quic.is_gquic(version):
+            self._gquic(flow, st, pl)
+            return True
+        if quic._salt(version) is None:
+            return False
+        if st.keys is None:
+            st.keys = {}
+            st.crypto = {}
+        if not from_src or st.initials >= QUIC_INITIALS:
+            if st.initials >= QUIC_INITIALS:
+                st.crypto = None
+                self._carrier(flow, st, "quic", "quic", decided=True)
+            return True
+        st.initials += 1
+        res = quic.initial_crypto(pl, 0, st.keys)
+        if res is None:
+            if st.carrier is None:
+                self._carrier(flow, st, "quic", "quic", decided=False)
+            return True
+        crypto = st.crypto
+        for coff, chunk in res[1]:
+            if coff < 65536 and len(crypto) < 64:
+                crypto[coff] = chunk
+        hs = _contiguous(crypto)
+        if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
+            st.crypto = None
+            hello = wire.client_hello_body(hs)
+            sni = hello[0] if hello else None
+            if sni:
+                self._learn_name(flow, st, sni, from_src)
+            self._carrier(flow, st, "quic", "quic sni" if sni else "quic", decided=True)
+        else:
+            self._carrier(flow, st, "quic", "quic", decided=False)
+        return True
+
+    def _gquic(self, flow, st: FlowState, pl: bytes) -> None:
+        sni = quic.gquic_sni(pl, 0)
+        if isinstance(sni, str) and sni:
+            self._learn_name(flow, st, sni, True)
+            self._carrier(flow, st, "gquic", "gquic sni", decided=True)
+        else:
+            self._carrier(flow, st, "gquic", "gquic", decided=True)
+
+    # ------------------------------------------------------------------ payload rules
+    def _payload_rules(self, flow, st: FlowState, pl: bytes, transport: str) -> bool:
+        rules = self.rules
+        cands = rules.payload_index.get(pl[0])
+        for group in (cands, rules.payload_any):
+            if not group:
+                continue
+            for pr in group:
+                if pr.transport != "ANY" and pr.transport != transport:
+                    continue
+                if pr.ports and flow.sport not in pr.ports and flow.dport not in pr.ports:
+                    continue
+                if pl.startswith(pr.prefix, pr.offset):
+                    st.sig = pr.rule
+                    st.sig_detail = ""
+                    self._apply(flow, st)
+                    flow.decided = True
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ verdicts
+    def _signature(self, flow, st: FlowState, key: str, detail: str) -> None:
+        st.sig = self._sig[key]
+        st.sig_detail = detail
+        self._apply(flow, st)
+        flow.decided = True
+
+    def _carrier(self, flow, st: FlowState, key: str, label: str, decided: bool) -> None:
+        st.carrier = self._sig[key]
+        st.carrier_label = label
+        self._apply(flow, st)
+        if decided:
+            flow.decided = True
+
+    def _apply(self, flow, st: FlowState) -> None:
+        """Write the best verdict the evidence allows into the flow."""
+        port = st.port
+        if st.sig is not None:
+            r = st.sig
+            flow.app = r.app
+            flow.use_case = r.use_case
+            flow.reason = f"{r.reason}: {st.sig_detail}" if st.sig_detail else r.reason
+            return
+        if st.carrier is not None:
+            c = st.carrier
+            flow.app = c.app
+            label = st.carrier_label
+            if st.name_hit is not None:
+                rule, pat = st.name_hit
+                flow.use_case = rule.use_case
+                flow.reason = f"{label} {pat}"
+            elif st.hint is not None:
+                rule, why = st.hint
+                flow.use_case = rule.use_case
+                flow.reason = f"{label}, {why}"
+            elif st.content is not None:
+                flow.use_case = st.content.use_case
+                flow.reason = f"{label}, {st.content.reason}"
+            elif port is not None and port[0].use_case != c.use_case and c.use_case == "web":
+                flow.use_case = port[0].use_case
+                flow.reason = f"{label}, {port[0].reason}"
+            else:
+                flow.use_case = c.use_case
+                flow.reason = label
+            return
+        if st.hint is not None:
+            rule, why = st.hint
+            flow.app = port[0].app if port is not None else (rule.app or rule.service)
+            flow.use_case = rule.use_case
+            flow.reason = why
+            return
+        if port is not None:
+            r = port[0]
+            flow.app = r.app
+            flow.use_case = r.use_case
+            flow.reason = r.reason
+            return
+        flow.app = None
+        flow.use_case = "unknown"
+        flow.reason = None
+
+
+_SIGNATURES = (
+    "http",
+    "http_proxy",
+    "http_connect",
+    "http_video",
+    "http_download",
+    "tls",
+    "dtls",
+    "quic",
+    "gquic",
+    "dns",
+    "mdns",
+    "llmnr",
+    "netbios_ns",
+    "smtp",
+    "imap",
+    "pop3",
+    "ftp",
+    "ftp_data",
+    "bittorrent_dht",
+    "stun",
+    "rtp",
+    "rtcp",
+    "mqtt",
+    "rtmp",
+    "ssdp",
+)
+
+
+def _waiting(st: FlowState) -> bool:
+    """Evidence still arriving (a split ClientHello, QUIC Initials, an HTTP response, FTP commands)."""
+    return st.buf is not None or st.crypto is not None or st.http_wait or st.ftp
+
+
+def _pair(a: bytes, b: bytes) -> tuple[bytes, bytes]:
+    return (a, b) if a <= b else (b, a)
+
+
+def _contiguous(chunks: dict[int, bytes]) -> bytes:
+    """CRYPTO stream bytes from offset 0 as far as they run without a gap."""
+    out = bytearray()
+    pos = 0
+    for _ in range(len(chunks)):
+        nxt = chunks.get(pos)
+        if nxt is None:
+            # a chunk that starts before pos and runs past it (retransmitted with other boundaries)
+            nxt = next(
+                (c[pos - o :] for o, c in chunks.items() if o < pos < o + len(c)),
+                None,
+            )
+            if nxt is None:
+                break
+        out += nxt
+        pos += len(nxt)
+    return bytes(out)
