@@ -256,7 +256,7 @@ class Attributor:
             if f.owner is not None:
                 continue
             if f.proto not in ("TCP", "UDP") or f.family not in (4, 6):
-                f.owner = _NOT_TRANSPORT
+                self._settle(f, _NOT_TRANSPORT)
                 continue
             todo.append([f, 0])
         todo.extend(self._pending)
