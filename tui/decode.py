@@ -280,6 +280,16 @@ def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], 
     return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
 
 
+# Cisco's protocols behind an LLC/SNAP header (OUI 00:00:0c + protocol id).
+_CISCO_SNAP = {
+    b"\x00\x00\x0c\x20\x00": "CDP",
+    b"\x00\x00\x0c\x01\x0b": "STP",  # PVST+
+    b"\x00\x00\x0c\x20\x03": "VTP",
+    b"\x00\x00\x0c\x20\x04": "DTP",
+    b"\x00\x00\x0c\x01\x11": "UDLD",
+}
+
+
 def _llc_name(data: bytes, off: int) -> str:
     if off + 3 > len(data):
         return "LLC"
@@ -288,10 +298,8 @@ def _llc_name(data: bytes, off: int) -> str:
         return "STP"
     if dsap == 0xAA and off + 8 <= len(data):
         # SNAP: Cisco's CDP/VTP/DTP or an ethertype.
-        oui_pid = data[off + 3 : off + 8]
-        if oui_pid == b"\x00\x00\x0c\x20\x00":
-            return "CDP"
-        return "SNAP"
+        name = _CISCO_SNAP.get(data[off + 3 : off + 8])
+        return name if name is not None else "SNAP"
     if dsap == 0xF0:
         return "NetBIOS"
     if dsap == 0xE0:
