@@ -476,7 +476,7 @@ def test_not_through_sudo_keeps_root_owner(tmp_path, monkeypatch):
 
 @pytest.mark.live
 @pytest.mark.netns
-def test_live_veth_capture_saves_exact_nanosecond_frames(netns, live_capture, tmp_path):
+def test_live_veth_capture_saves_exact_nanosecond_frames(netns, live_capture, classifier, tmp_path):
     ns = netns
     server = ns.python(
         "import socket,threading,time\n"
@@ -494,7 +494,7 @@ def test_live_veth_capture_saves_exact_nanosecond_frames(netns, live_capture, tm
         text=True,
     )
     assert server.stdout.readline().strip() == "ready"
-    with live_capture(ns.host) as cap:
+    with live_capture(ns.host, classifier=classifier) as cap:
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for i in range(6):
             u.sendto(b"snapshot %d" % i, (ns.peer_ip, 9999))

@@ -150,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         from tui.snapshots import save_snapshot
 
         try:
-            result = save_snapshot(engine, args.save, snap)
+            result = save_snapshot(engine, args.save, snap, names=names)
         except OSError as exc:
             print(f"sockscope: cannot save snapshot: {exc}", file=sys.stderr)
             return 1

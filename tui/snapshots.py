@@ -76,12 +76,14 @@ def save_snapshot(
     directory: str | os.PathLike[str] = DEFAULT_DIR,
     snap: Snapshot | None = None,
     svg: str | None = None,
+    names: Mapping[str, str | None] | None = None,
 ) -> SnapshotResult:
     """Save the engine's ring, a report of ``snap`` and ``svg`` (if given) in a new folder.
 
     ``snap`` is the moment the user looked at; without it (or when its flow list was cut
     to the top N for display) a full snapshot is taken together with the ring, under the
     engine's lock, so summary and capture describe the same instant.
+    ``names`` (reverse DNS, as `report --resolve` prints them) go into the summary too.
     Raises SnapshotError (an OSError) with a clear message; nothing half-written remains.
     """
     started = time.perf_counter()
@@ -112,7 +114,8 @@ def save_snapshot(
         _write_atomic(capture, write_capture, owner)
         written.append(capture)
         summary = folder / SUMMARY
-        body = json.dumps(report_dict(summary_snap), ensure_ascii=True, indent=2).encode("ascii") + b"\n"
+        report = report_dict(summary_snap, names=dict(names) if names is not None else None)
+        body = json.dumps(report, ensure_ascii=True, indent=2).encode("ascii") + b"\n"
         _write_atomic(summary, lambda fh: fh.write(body), owner)
         written.append(summary)
         screen = None
