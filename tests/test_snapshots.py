@@ -301,7 +301,7 @@ def test_report_save_writes_the_snapshot_it_prints(pcaps_dir, tmp_path):
     (folder,) = (tmp_path / "s").iterdir()
     assert folder.name.startswith("quickplay-")
     assert f"saved {printed['packets']} packets to {folder}" in p.stderr
-    assert json.loads((folder / "summary.json").read_text()) == printed
+    assert (folder / "summary.json").read_text() == p.stdout  # byte for byte
     assert without_source(report_of(folder / "capture.pcapng")) == without_source(printed)
 
 
@@ -324,6 +324,25 @@ def test_flow_list_cut_for_display_is_saved_whole(tmp_path):
     result = save_snapshot(engine, tmp_path, shown)
     summary = json.loads(result.summary.read_text())
     assert len(summary["flows"]) == shown.active_flows == 7
+
+
+def test_summary_of_a_stale_view_is_taken_with_the_ring(tmp_path):
+    """The UI's snapshot may be a refresh old: summary and capture must still agree."""
+    frames = scapy_frames(60, payload=20)
+    engine = engine_with(frames[:40])
+    shown = engine.snapshot()
+    engine.process(frames[40:])
+    result = save_snapshot(engine, tmp_path, shown)
+    summary = json.loads(result.summary.read_text())
+    assert summary["packets"] == result.packets == 60 == len(read_ours(result.capture)[0])
+    assert summary == report_dict(engine.snapshot())
+
+
+def test_current_view_is_saved_as_shown(tmp_path):
+    engine = engine_with(scapy_frames(30, payload=20))
+    shown = engine.snapshot()
+    result = save_snapshot(engine, tmp_path, shown)
+    assert result.summary.read_text() == json.dumps(report_dict(shown), ensure_ascii=True) + "\n"
 
 
 def test_screen_svg_saved_when_given(tmp_path):

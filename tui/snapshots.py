@@ -78,24 +78,29 @@ def save_snapshot(
     svg: str | None = None,
     names: Mapping[str, str | None] | None = None,
 ) -> SnapshotResult:
-    """Save the engine's ring, a report of ``snap`` and ``svg`` (if given) in a new folder.
+    """Save the engine's ring, a report of the same instant and ``svg`` (if given) in a new folder.
 
-    ``snap`` is the moment the user looked at; without it (or when its flow list was cut
-    to the top N for display) a full snapshot is taken together with the ring, under the
-    engine's lock, so summary and capture describe the same instant.
+    ``snap`` is the moment the user looked at.  It is used for the summary when it is still
+    the engine's current state and holds every flow; otherwise (capture went on, or its flow
+    list was cut to the top N for display) a full snapshot is taken together with the ring,
+    under the engine's lock, so summary and capture always describe the same instant and a
+    report of the saved capture gives the summary's counts.
     ``names`` (reverse DNS, as `report --resolve` prints them) go into the summary too.
     Raises SnapshotError (an OSError) with a clear message; nothing half-written remains.
     """
     started = time.perf_counter()
-    complete = snap is not None and len(snap.flows) >= snap.active_flows
-    # One copy under the engine's lock: the ring with each frame's class, plus (when needed)
-    # the full report state of the same instant.
-    fresh: Snapshot = engine.snapshot(top=0 if complete else None, recent=ALL_FRAMES)
+    # The ring with each frame's class, copied under the engine's lock (cheap: no flows).
+    fresh: Snapshot = engine.snapshot(top=0, recent=ALL_FRAMES)
+    if snap is not None and len(snap.flows) >= snap.active_flows and snap.seq == fresh.seq:
+        summary_snap = snap
+    else:
+        fresh = engine.snapshot(top=None, recent=ALL_FRAMES)
+        summary_snap = replace(fresh, recent=())
     rows = fresh.recent
-    summary_snap = snap if complete else replace(fresh, recent=())
     interfaces = dict(fresh.interfaces)
     if snap is not None:
-        interfaces.update(snap.interfaces)
+        for ifindex, entry in snap.interfaces.items():
+            interfaces.setdefault(ifindex, entry)
 
     base = Path(directory)
     made_dirs = _make_base(base)
@@ -115,7 +120,8 @@ def save_snapshot(
         written.append(capture)
         summary = folder / SUMMARY
         report = report_dict(summary_snap, names=dict(names) if names is not None else None)
-        body = json.dumps(report, ensure_ascii=True, indent=2).encode("ascii") + b"\n"
+        # Byte for byte what `sockscope report --format json` prints.
+        body = json.dumps(report, ensure_ascii=True).encode("ascii") + b"\n"
         _write_atomic(summary, lambda fh: fh.write(body), owner)
         written.append(summary)
         screen = None
