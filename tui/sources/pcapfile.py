@@ -3,6 +3,13 @@
 Reading stops at the first structural error; the frames before it are delivered and
 ``end_reason`` says what went wrong and at which byte offset, so a damaged capture
 still gives everything it holds.
+
+Record lengths are read as libpcap and Wireshark read them: files written by libpcap
+before format 2.3 hold the captured and original lengths swapped, and both tools swap
+them back.  nDPI's ``fuzz-2021-10-13.pcap`` is such a file (version 2.0): read that way
+it holds one 197-byte packet that was 524,501 bytes on the wire, then two stray bytes,
+which is exactly what tshark and capinfos count (1 packet, 524,501 bytes) and warn
+about; read naively its first record would claim more bytes than the file has.
 """
 
 from __future__ import annotations
@@ -192,6 +199,8 @@ class PcapSource:
                 raise _Damaged(f"block at offset {off} cut short (needs {blen} bytes, {n - off} left)")
             body = off + 8
             bend = off + blen - 4
+            if struct.unpack_from(e + "I", buf, bend)[0] != blen:
+                raise _Damaged(f"block at offset {off}: trailing length differs from the leading {blen}")
             if btype == 1:  # Interface Description Block
                 if bend - body < 8:
                     raise _Damaged(f"interface block at offset {off} too short")
