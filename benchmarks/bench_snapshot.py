@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--dir", default=tempfile.gettempdir())
+    ap.add_argument("--flows", type=int, default=100_000, help="also time a save with this many flows (0: skip)")
     args = ap.parse_args()
 
     frames, origin = sample_frames(args.frames)
@@ -105,6 +106,38 @@ def main() -> None:
     )
     print(f"capture.pcapng: {file_size / 1e6:.1f} MB, {file_size / 1e6 / statistics.median(times):.0f} MB/s")
     print(f"scapy PcapNgWriter (dissect + write, no fsync): {scapy_s * 1e3:.0f} ms")
+    if args.flows:
+        many_flows(args.flows, args.dir)
+
+
+def many_flows(n: int, where: str) -> None:
+    """A full flow table makes the summary large: time the save and the engine lock it holds."""
+    import struct
+
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    base = bytes(Ether() / IP(src="192.0.2.1", dst="198.51.100.1") / UDP(sport=1000, dport=53) / (b"q" * 30))
+    frames = []
+    for i in range(n):
+        b = bytearray(base)
+        b[30:34] = struct.pack("!I", 0xC6336400 + i)  # a new destination per frame: a new flow
+        frames.append((1_700_000_000_000_000_000 + i * 1000, 0, OUT, len(b), bytes(b), 1))
+    engine = Engine(idle_timeout=None, flow_cap=n)
+    engine.process(frames)
+    shown = engine.snapshot(top=50)  # what the monitor holds: the top flows only
+    t0 = time.perf_counter()
+    engine.snapshot(recent=10**9)
+    locked = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(dir=where, prefix="bench-snapshot-") as tmp:
+        t0 = time.perf_counter()
+        result = save_snapshot(engine, tmp, shown)
+        total = time.perf_counter() - t0
+        size = result.summary.stat().st_size
+    print(
+        f"{n} flows: save {total * 1e3:.0f} ms (engine lock held {locked * 1e3:.0f} ms for the full copy), "
+        f"summary.json {size / 1e6:.1f} MB"
+    )
 
 
 if __name__ == "__main__":
