@@ -8,6 +8,7 @@ printed so the figures in the README can be checked; run with ``-s`` to see it.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Outcome:
     ours: str  # our use case, or "no flow"
     app: str | None = None
     reason: str | None = None
+    name: str | None = None
 
 
 @dataclass(slots=True)
@@ -86,8 +88,14 @@ def read_truth(path: Path) -> list[TruthRow]:
 
 
 def _endpoint(text: str) -> tuple[str, int]:
+    """'ip:port' or '[ipv6]:port' in the canonical text our flows use (RFC 5952 for IPv6)."""
     addr, _, port = text.rpartition(":")
-    return addr.strip("[]"), int(port)
+    addr = addr.strip("[]")
+    try:
+        addr = str(ipaddress.ip_address(addr))
+    except ValueError:
+        pass  # left as nDPI wrote it (it prints some IPv6 addresses wrongly, e.g. with two '::')
+    return addr, int(port)
 
 
 def flows_of(path: Path, classifier) -> dict[tuple, list]:
@@ -118,7 +126,7 @@ def compare(ndpi_dir: Path, classifier_factory=lambda: load_classifier(None, use
                 result.outcomes.append(Outcome(r, "no flow"))
                 continue
             f = max(found, key=lambda f: f.bytes_ab + f.bytes_ba)
-            result.outcomes.append(Outcome(r, f.use_case, f.app, f.reason))
+            result.outcomes.append(Outcome(r, f.use_case, f.app, f.reason, f.name))
     return result
 
 

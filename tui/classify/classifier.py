@@ -42,7 +42,7 @@ _DOWNLOAD_TYPES = (
     "application/x-bittorrent",
     "application/pdf",
 )
-_UNKNOWN = Rule(None, "unknown", "no rule matched")
+_VIDEO_PATHS = (".m3u8", ".mpd", ".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".ism/manifest")
 
 
 @dataclass(slots=True)
@@ -66,6 +66,7 @@ class FlowState:
     rtp_ssrc: int = -1
     ftp: bool = False
     http_wait: bool = False
+    want_cert: bool = False  # TLS without SNI: the server's certificate may name it
 
 
 class Classifier:
@@ -171,6 +172,10 @@ class Classifier:
             if not from_src:
                 self._http_response(flow, st, pl)
             return
+        if st.want_cert:
+            if not from_src:
+                self._cert(flow, st, pl)
+            return
         if st.sig is not None or st.carrier is not None:
             return
         b0 = pl[0]
@@ -180,7 +185,9 @@ class Classifier:
                 st.buf_from_src = from_src
                 self._tls_hello(flow, st, from_src)
             else:  # ServerHello or later: the ClientHello was before the capture
-                self._carrier(flow, st, "tls", "tls", decided=True)
+                st.want_cert = True
+                self._carrier(flow, st, "tls", "tls", decided=False)
+                self._cert(flow, st, pl)
             return
         if 20 <= b0 <= 23 and wire.tls_app_record(pl, 0):
             self._carrier(flow, st, "tls", "tls record", decided=True)
@@ -270,7 +277,20 @@ class Classifier:
         label = "tls sni" if sni else "tls"
         if sni:
             self._learn_name(flow, st, sni, from_src)
-        self._carrier(flow, st, "tls", label, decided=True)
+        else:
+            st.want_cert = True
+        self._carrier(flow, st, "tls", label, decided=bool(sni))
+
+    def _cert(self, flow, st: FlowState, pl: bytes) -> None:
+        """Look for the server's name in its certificate (TLS 1.2 sends it in clear)."""
+        name = wire.cert_host(pl, 0)
+        if name is None:
+            return
+        st.want_cert = False
+        flow.name = name
+        st.name_hit = self.rules.match_name(name)
+        self._remember(flow.src if flow.sport < flow.dport else flow.dst, name)
+        self._carrier(flow, st, "tls", "tls certificate", decided=True)
 
     def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
         method, target, host, _ua = req
@@ -281,6 +301,9 @@ class Classifier:
             kind = "http_proxy"
         if host:
             self._learn_name(flow, st, host, from_src)
+        path = target.split("?", 1)[0].lower()
+        if path.endswith(_VIDEO_PATHS):
+            st.content = self._sig["http_video"]
         st.http_wait = True
         self._carrier(flow, st, kind, "http host" if host else "http request", decided=False)
 
@@ -330,7 +353,7 @@ class Classifier:
             if b0 & 0x40 and len(pl) >= 7 and self._quic(flow, st, pl, from_src):
                 return
             r = wire.rtp(pl, 0)
-            if r is not None:
+            if r is not None and (st.port is None or st.port[0].use_case in ("voice", "streaming")):
                 self._rtp(flow, st, pl, r)
                 return
         if b0 == 0x16 and len(pl) > 13 and pl[1] == 0xFE and pl[2] in (0xFF, 0xFD, 0xFC):
@@ -372,15 +395,15 @@ class Classifier:
             st.rtp_ssrc = ssrc
 
     def _quic(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        version = int.from_bytes(pl[1:5], "big")
+        if quic.is_gquic(version):  # Q046 and later: long header with the old connection-id byte
+            self._gquic(flow, st, pl)
+            return True
         lh = quic.long_header(pl, 0)
         if lh is None:
             return False
-        version = lh[0]
-        if version == 0:
+        if version == 0 or version & 0x0F0F0F0F == 0x0A0A0A0A:  # negotiation, or a version that forces it
             self._carrier(flow, st, "quic", "quic version negotiation", decided=True)
-            return True
-        if quic.is_gquic(version):
-            self._gquic(flow, st, pl)
             return True
         if quic._salt(version) is None:
             return False
@@ -469,7 +492,10 @@ class Classifier:
             c = st.carrier
             flow.app = c.app
             label = st.carrier_label
-            if st.name_hit is not None:
+            if st.content is not None:
+                flow.use_case = st.content.use_case
+                flow.reason = f"{label}, {st.content.reason}"
+            elif st.name_hit is not None:
                 rule, pat = st.name_hit
                 flow.use_case = rule.use_case
                 flow.reason = f"{label} {pat}"
@@ -477,9 +503,6 @@ class Classifier:
                 rule, why = st.hint
                 flow.use_case = rule.use_case
                 flow.reason = f"{label}, {why}"
-            elif st.content is not None:
-                flow.use_case = st.content.use_case
-                flow.reason = f"{label}, {st.content.reason}"
             elif port is not None and port[0].use_case != c.use_case and c.use_case == "web":
                 flow.use_case = port[0].use_case
                 flow.reason = f"{label}, {port[0].reason}"
@@ -535,7 +558,7 @@ _SIGNATURES = (
 
 def _waiting(st: FlowState) -> bool:
     """Evidence still arriving (a split ClientHello, QUIC Initials, an HTTP response, FTP commands)."""
-    return st.buf is not None or st.crypto is not None or st.http_wait or st.ftp
+    return st.buf is not None or st.crypto is not None or st.http_wait or st.ftp or st.want_cert
 
 
 def _pair(a: bytes, b: bytes) -> tuple[bytes, bytes]:

@@ -363,3 +363,26 @@ def ssdp(data: bytes, off: int) -> bool:
     return data.startswith((b"M-SEARCH * HTTP/1.", b"NOTIFY * HTTP/1."), off) or (
         data.startswith(b"HTTP/1.1 200 OK\r\n", off) and b"\nst:" in data[off : off + 1024].lower()
     )
+
+
+_CN_OID = b"\x06\x03\x55\x04\x03"
+
+
+def cert_host(data: bytes, off: int) -> str | None:
+    """The first host-like common name in X.509 certificate bytes (a TLS 1.2 Certificate message).
+
+    Issuer names come first in a certificate but are rarely host names ("R3",
+    "DigiCert SHA2 ..."), so the first CN that parses as a dotted name is the server's.
+    """
+    p = off
+    for _ in range(8):
+        i = data.find(_CN_OID, p)
+        if i < 0 or i + 7 > len(data):
+            return None
+        tag, ln = data[i + 5], data[i + 6]
+        p = i + 7
+        if tag in (0x0C, 0x13, 0x16) and ln < 128 and p + ln <= len(data):
+            name = text_name(bytes(data[p : p + ln]))
+            if name and "." in name and name.replace("*.", "", 1).replace("-", "").replace(".", "").isalnum():
+                return name
+    return None
