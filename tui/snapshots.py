@@ -61,7 +61,11 @@ class SnapshotResult:
 
 
 class SnapshotError(OSError):
-    """A snapshot could not be saved; ``str()`` is a sentence for the user, ``errno`` the cause."""
+    """A snapshot could not be saved; ``errno`` is the cause.
+
+    ``str()`` says where and why (``<path>: the disk is full ...; nothing was kept``), for the
+    caller to put after its own "Snapshot not saved:".
+    """
 
     def __init__(self, code: int | None, message: str, filename: str | None = None) -> None:
         super().__init__(code, message, filename)
@@ -230,7 +234,7 @@ def _make_base(base: Path) -> list[Path]:
             raise _explain(exc, d) from exc
         made.append(d)
     if not base.is_dir():
-        raise SnapshotError(errno.ENOTDIR, f"cannot save snapshot: {base} is not a directory", str(base))
+        raise SnapshotError(errno.ENOTDIR, f"{base}: not a directory; nothing was kept", str(base))
     return made
 
 
@@ -245,7 +249,7 @@ def _claim_folder(base: Path, name: str) -> Path:
         except OSError as exc:
             raise _explain(exc, folder) from exc
         return folder
-    raise SnapshotError(errno.EEXIST, f"cannot save snapshot: {MAX_SUFFIX} folders named {name}* already exist")
+    raise SnapshotError(errno.EEXIST, f"{base}: {MAX_SUFFIX} folders named {name}* already exist")
 
 
 # -------------------------------------------------------------------- files
@@ -337,4 +341,4 @@ def _explain(exc: OSError, where: Path) -> SnapshotError:
         hint = "; choose another folder with --snapshot-dir"
     elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
         hint = "; free some space or choose another folder with --snapshot-dir"
-    return SnapshotError(exc.errno, f"snapshot not saved in {target}: {cause}; nothing was kept{hint}", str(target))
+    return SnapshotError(exc.errno, f"{target}: {cause}; nothing was kept{hint}", str(target))
