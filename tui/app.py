@@ -1,0 +1,174 @@
+"""The Textual app: wires the picker and the monitor, and owns the engine's lifetime.
+
+``run_app(args)`` is what `sockscope` (no sub-command) runs. A capture is an Engine plus
+a source built the way `sockscope report` builds them (tui.cli.build_engine /
+open_source); switching interface stops the old engine and starts a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from importlib import resources
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tui.engine import Engine, SourceError
+from tui.screens.help import HelpScreen, bindings_of
+from tui.screens.monitor import MonitorScreen, save_and_describe
+from tui.screens.picker import PickerScreen
+
+
+def demo_capture_path() -> str:
+    """The sample capture shipped inside the package (see tests/make_demo_capture.py)."""
+    return str(resources.files("tui") / "data" / "demo.pcapng")
+
+
+class SockscopeApp(App):
+    """sockscope's terminal UI."""
+
+    TITLE = "sockscope"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+    ]
+    CSS = """
+    Screen { background: $background; }
+    """
+
+    def __init__(self, args: argparse.Namespace, engine: Engine | None = None, watch_links: bool = True) -> None:
+        super().__init__()
+        self.args = args
+        self.engine: Engine | None = engine
+        self.watch_links = watch_links
+        self.exit_svg: str | None = None
+        self.saved_on_exit: tuple[str, str] | None = None
+
+    # ----------------------------------------------------------- start
+    def on_mount(self) -> None:
+        if self.engine is not None:  # handed in ready-made (tests, scripts)
+            self.push_screen(self._monitor(self.engine))
+        elif getattr(self.args, "read", None):
+            self.start_file(self.args.read)
+        elif getattr(self.args, "interface", None):
+            self.start_live(self.args.interface)
+        else:
+            self.push_screen(PickerScreen(watch=self.watch_links))
+
+    def _monitor(self, engine: Engine) -> MonitorScreen:
+        return MonitorScreen(engine, snapshot_dir=getattr(self.args, "snapshot_dir", "snapshots") or "snapshots")
+
+    def _new_capture(self, live: bool, **override) -> Engine:
+        """Build and start an engine on the source the options (with ``override``) name."""
+        from tui.cli import build_engine, open_source
+
+        opts = argparse.Namespace(**{**vars(self.args), **override})
+        engine = build_engine(opts, live=live)
+        source = open_source(opts, default_speed=1.0)
+        engine.start(source, bpf=opts.filter)
+        return engine
+
+    def start_file(self, path: str) -> None:
+        try:
+            engine = self._new_capture(live=False, read=path, interface=None)
+        except (SourceError, ValueError, OSError) as exc:
+            self.exit(return_code=1, message=f"sockscope: {exc}")
+            return
+        self._switch_to(engine)
+
+    def start_live(self, iface: str) -> None:
+        """Capture on ``iface``; on failure stay in (or go to) the picker with the reason."""
+        try:
+            engine = self._new_capture(live=True, interface=iface, read=None)
+        except (SourceError, ValueError, OSError) as exc:
+            self._picker_message(str(exc))
+            return
+        self._switch_to(engine)
+
+    def _picker_message(self, text: str) -> None:
+        screen = self.screen
+        if isinstance(screen, PickerScreen):
+            screen.show_message(text, "error")
+            self.notify(text, severity="error", timeout=8)
+        else:
+            self.push_screen(PickerScreen(message=text, watch=self.watch_links))
+
+    def _switch_to(self, engine: Engine) -> None:
+        old, self.engine = self.engine, engine
+        if old is not None:
+            old.stop(timeout=2.0)
+        self.run_worker(self._replace_screens(engine), exclusive=True, group="screens")
+
+    async def _replace_screens(self, engine: Engine) -> None:
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        await self.push_screen(self._monitor(engine))
+
+    def open_picker(self, back: bool = False) -> None:
+        if not isinstance(self.screen, PickerScreen):
+            self.push_screen(PickerScreen(back=back, watch=self.watch_links))
+
+    # ---------------------------------------------------------- keys
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(bindings_of(self.screen, self), "Keys"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists every described key of the screen, beside Textual's own commands."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for node in (screen, self):
+            for cls in type(node).__mro__:
+                for b in cls.__dict__.get("BINDINGS", ()):
+                    if not isinstance(b, Binding) or not b.description or b.description in seen:
+                        continue
+                    seen.add(b.description)
+                    yield SystemCommand(
+                        b.description,
+                        f"key: {b.key_display or b.key}",
+                        _runner(node, b.action),
+                    )
+
+    async def action_quit(self) -> None:
+        if getattr(self.args, "snapshot_on_exit", False) and self.engine is not None:
+            try:
+                self.exit_svg = self.export_screenshot()
+            except Exception:
+                self.exit_svg = None
+        self.exit()
+
+
+def _runner(node, action: str):
+    async def run() -> None:
+        await node.run_action(action)
+
+    return run
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the monitor until the user quits; returns the process exit code."""
+    if getattr(args, "demo", False):
+        args.read = demo_capture_path()
+    if getattr(args, "read", None):  # a bad file is a plain error, before the screen switches
+        from tui.cli import open_source
+
+        try:
+            open_source(args, default_speed=1.0).close()
+        except (SourceError, ValueError, OSError) as exc:
+            print(f"sockscope: {exc}", file=sys.stderr)
+            return 1
+    app = SockscopeApp(args)
+    try:
+        code = app.run()
+    finally:
+        engine = app.engine
+        if engine is not None:
+            engine.stop(timeout=2.0)
+    if getattr(args, "snapshot_on_exit", False) and app.engine is not None:
+        message, severity = save_and_describe(app.engine, args.snapshot_dir or "snapshots", app.exit_svg)
+        print(f"sockscope: {message}", file=sys.stderr)
+        if severity == "error":
+            return 1
+    return code if isinstance(code, int) else (app.return_code or 0)

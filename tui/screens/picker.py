@@ -1,0 +1,254 @@
+"""Interface picker: every link with its state, addresses and live rates; Enter captures on it.
+
+The list comes from pyroute2; a netlink watcher thread pokes the screen when a link
+appears, changes or goes, and a one-second timer refreshes the counters for the rates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.events import Key
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tui.interfaces import LinkInfo, LinkWatcher, list_links, rates
+from tui.screens.filter_bar import FilterBar
+from tui.screens.help import HelpScreen, bindings_of
+from tui.textsafe import safe_str
+from tui.widgets.flows import matches
+from tui.widgets.fmt import human_bits
+from tui.widgets.table import KeyedTable
+
+ANY = "any"
+POLL_S = 1.0
+
+
+def capture_privilege_problem() -> str | None:
+    """None when this process may open raw sockets, else a message saying why not and how."""
+    import socket
+
+    try:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    except PermissionError:
+        return (
+            "Live capture needs the CAP_NET_RAW capability, which this process does not have. "
+            "Run `sudo sockscope`, or give the interpreter the capability once: "
+            "`sudo setcap cap_net_raw,cap_net_admin+eip $(readlink -f .venv/bin/python)`. "
+            "Without it you can still replay a capture: `sockscope -r FILE` or `sockscope --demo`."
+        )
+    except OSError as exc:
+        return f"Live capture is not possible here: {exc}. Replaying a file with -r still works."
+    s.close()
+    return None
+
+
+class LinkTable(KeyedTable):
+    """The picker's table (its own type so styles and tests can find it)."""
+
+
+class PickerScreen(Screen):
+    """Choose what to capture on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Capture"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "back", "Back to monitor"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    DEFAULT_CSS = """
+    PickerScreen { layout: vertical; }
+    PickerScreen #picker-title { height: 1; padding: 0 1; background: $panel; }
+    PickerScreen #picker-message { height: auto; padding: 0 1; display: none; }
+    PickerScreen #picker-message.-shown { display: block; }
+    PickerScreen #picker-message.-error { background: $error 25%; color: $text; }
+    PickerScreen #picker-message.-warning { background: $warning 20%; color: $text; }
+    PickerScreen LinkTable { height: 1fr; }
+    """
+
+    def __init__(
+        self,
+        back: bool = False,
+        message: str | None = None,
+        links: Callable[[], list[LinkInfo]] = list_links,
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        self.back = back
+        self.initial_message = message
+        self._links = links
+        self._watch = watch
+        self._watcher: LinkWatcher | None = None
+        self._prev: dict[int, tuple[LinkInfo, float]] = {}
+        self._rates: dict[int, tuple[float, float]] = {}
+        self.current: list[LinkInfo] = []
+        self.reloads = 0  # how many times the list was read (tests watch it)
+
+    def compose(self) -> ComposeResult:
+        title = Text(no_wrap=True)
+        title.append("sockscope", "bold")
+        title.append("  choose an interface: ↑↓ Home End, type to filter, Enter to capture, q to quit", "dim")
+        yield Static(title, id="picker-title")
+        yield Static("", id="picker-message")
+        yield FilterBar("links", id="picker-filter", placeholder="type to filter by name, kind, address")
+        yield LinkTable(id="links")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(LinkTable)
+        for key, label, width in (
+            ("name", "interface", 16),
+            ("kind", "kind", 9),
+            ("state", "state", 15),
+            ("mac", "MAC", 17),
+            ("mtu", "MTU", 5),
+            ("ipv4", "IPv4", 18),
+            ("ipv6", "IPv6", 26),
+            ("rx", "rx", 10),
+            ("tx", "tx", 10),
+        ):
+            table.add_column(label, key=key, width=width)
+        problem = capture_privilege_problem()
+        if self.initial_message:
+            self.show_message(self.initial_message, "error")
+        elif problem:
+            self.show_message(problem, "warning")
+        self.reload()
+        table.focus()
+        self.set_interval(POLL_S, self.reload, name="picker-poll")
+        if self._watch:
+            try:
+                self._watcher = LinkWatcher(self._on_netlink).start()
+            except Exception as exc:  # no netlink (odd sandbox): the poll still works
+                self.notify(f"Not watching link changes: {exc}", severity="warning")
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    def _on_netlink(self) -> None:
+        """Called on the watcher thread."""
+        try:
+            self.app.call_from_thread(self.reload)
+        except Exception:
+            pass  # the app is closing
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        box = self.query_one("#picker-message", Static)
+        box.update(Text(safe_str(text)))
+        box.set_class(True, "-shown")
+        box.set_class(level == "error", "-error")
+        box.set_class(level == "warning", "-warning")
+
+    # ------------------------------------------------------------- data
+    def reload(self) -> None:
+        try:
+            links = self._links()
+        except Exception as exc:
+            self.show_message(f"Cannot list interfaces: {exc}", "error")
+            return
+        self.reloads += 1
+        now = time.monotonic()
+        for link in links:
+            prev = self._prev.get(link.index)
+            if prev is not None and prev[0].name == link.name:
+                r = rates(prev[0], link, now - prev[1])
+                self._rates[link.index] = (r.rx_bps, r.tx_bps)
+            self._prev[link.index] = (link, now)
+        alive = {li.index for li in links}
+        for gone in [i for i in self._prev if i not in alive]:
+            self._prev.pop(gone)
+            self._rates.pop(gone, None)
+        self.current = links
+        self._fill()
+
+    def _fill(self) -> None:
+        words = self.query_one(FilterBar).value.lower().split()
+        rows = []
+        any_cells = (
+            Text(ANY, style="bold"),
+            Text("all", style="dim"),
+            Text("every interface", style="dim"),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(human_bits(sum(r[0] for r in self._rates.values())), justify="right"),
+            Text(human_bits(sum(r[1] for r in self._rates.values())), justify="right"),
+        )
+        if not words or matches(words, "any all every interface"):
+            rows.append((ANY, any_cells))
+        for li in self.current:
+            hay = " ".join((li.name, li.kind, li.oper_state, li.mac, *li.ipv4, *li.ipv6)).lower()
+            if words and not matches(words, hay):
+                continue
+            rows.append((li.name, self._row_cells(li)))
+        self.query_one(LinkTable).sync(rows)
+
+    def _row_cells(self, li: LinkInfo) -> tuple:
+        up = li.oper_state in ("up", "unknown") and li.admin_up
+        if not li.admin_up:
+            state, style = "down (admin)", "red"
+        elif li.oper_state == "up" or (li.oper_state == "unknown" and li.carrier):
+            state, style = li.oper_state + ("" if li.carrier else ", no carrier"), "green"
+        else:
+            state, style = li.oper_state + (", carrier" if li.carrier else ", no carrier"), "yellow"
+        rx, tx = self._rates.get(li.index, (0.0, 0.0))
+        v6 = [a for a in li.ipv6 if not a.startswith("fe80")] or list(li.ipv6)
+        return (
+            Text(safe_str(li.name), style="bold" if up else ""),
+            Text(safe_str(li.kind)),
+            Text(state, style=style),
+            Text(safe_str(li.mac), style="dim"),
+            Text(str(li.mtu), justify="right"),
+            Text(safe_str(", ".join(li.ipv4) or "–"), no_wrap=True, overflow="ellipsis"),
+            Text(safe_str(", ".join(v6) or "–"), no_wrap=True, overflow="ellipsis"),
+            Text(human_bits(rx), justify="right"),
+            Text(human_bits(tx), justify="right"),
+        )
+
+    # ----------------------------------------------------------- actions
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, FilterBar):
+            self._fill()
+            table = self.query_one(LinkTable)
+            if table.row_count:
+                table.move_cursor(row=0)
+
+    def on_key(self, event: Key) -> None:
+        """Type-to-filter: printable keys that are not bound go to the filter."""
+        if isinstance(self.focused, Input) or not event.is_printable or not event.character:
+            return
+        if event.key in self.active_bindings or event.character == " ":
+            return
+        event.stop()
+        event.prevent_default()
+        self.query_one(FilterBar).start(event.character)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self._choose(event.row_key.value)
+
+    def action_choose(self) -> None:
+        key = self.query_one(LinkTable).selected_key()
+        if key is not None:
+            self._choose(key)
+
+    def _choose(self, name: str) -> None:
+        self.app.start_live(name)
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).start()
+
+    def action_back(self) -> None:
+        if self.back:
+            self.dismiss()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(bindings_of(self, self.app), "Picker keys"))

@@ -1,0 +1,1 @@
+"""Monitor panels: one widget per file, each with ``update(snapshot)``."""

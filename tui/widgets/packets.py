@@ -1,0 +1,99 @@
+"""Packets panel: a live tail of the latest packets, newest first."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tui.snapshot import OUT, PacketRow, Snapshot
+from tui.textsafe import safe_str
+from tui.widgets.flows import matches
+from tui.widgets.summary import packet_parts, packet_time, use_case_label
+from tui.widgets.table import KeyedTable
+from tui.widgets.use_cases import USE_CASE_STYLE
+
+TAIL = 200  # packets shown in the tail
+
+
+class PacketsPanel(KeyedTable):
+    """Rows keyed by packet number; each packet is decoded once for its summary."""
+
+    tail = TAIL
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.filter_text = ""
+        self.narrow = False
+        self.packets: dict[int, PacketRow] = {}
+        self._parts: dict[int, tuple[str, str, str]] = {}
+        self._last: Snapshot | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = "Packets"
+        self.add_column("time", key="time", width=12)
+        self.add_column("dir", key="dir", width=3)
+        self.add_column("endpoints", key="endpoints", width=44)
+        self.add_column("proto", key="proto", width=6)
+        self.add_column("use case", key="use_case", width=13)
+        self.add_column("len", key="len", width=5)
+        self.add_column("summary", key="summary", width=30)
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < 100
+        if narrow != self.narrow:
+            self.narrow = narrow
+            self.row_height = None if narrow else 1
+            self.clear_rows()
+            if self._last is not None:
+                self.call_after_refresh(self.update, self._last)
+        self.set_column_width("use_case", 0 if narrow else 13)
+        if narrow:
+            self.set_column_width("endpoints", 22)
+            self.set_column_width("summary", max(self.size.width - 4 - (12 + 3 + 22 + 6 + 0 + 5) - 7, 10))
+            return
+        flex = max(self.size.width - 4 - (12 + 3 + 6 + 13 + 5) - 7, 30)
+        ends = max(min(int(flex * 0.55), 47), 20)
+        self.set_column_width("endpoints", ends)
+        self.set_column_width("summary", max(flex - ends, 10))
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        if self._last is not None:
+            self.update(self._last)
+
+    def parts(self, row: PacketRow) -> tuple[str, str, str]:
+        got = self._parts.get(row.seq)
+        if got is None:
+            got = self._parts[row.seq] = packet_parts(row)
+        return got
+
+    def update(self, snap: Snapshot) -> None:
+        self._last = snap
+        words = self.filter_text.lower().split()
+        rows = []
+        kept: dict[int, PacketRow] = {}
+        for row in reversed(snap.recent[-self.tail :]):
+            ends, proto, summary = self.parts(row)
+            if words:
+                hay = f"{ends} {proto} {row.app or ''} {row.use_case} {use_case_label(row.use_case)} {summary}".lower()
+                if not matches(words, hay):
+                    continue
+            kept[row.seq] = row
+            rows.append((row.seq, self._row_cells(row, snap, ends, proto, summary)))
+        self._parts = {k: v for k, v in self._parts.items() if k in {r.seq for r in snap.recent}}
+        self.packets = kept
+        self.border_subtitle = f"filter {safe_str(self.filter_text)}" if self.filter_text else ""
+        self.sync(rows)
+
+    def _row_cells(self, row: PacketRow, snap: Snapshot, ends: str, proto: str, summary: str) -> tuple:
+        out = row.direction == OUT
+        sep = "\n→ " if self.narrow else " → "
+        ends = sep.join(safe_str(part) for part in ends.split(" → ", 1))
+        return (
+            Text(packet_time(row, snap), style="dim"),
+            Text("out" if out else "in", style="cyan" if out else "green"),
+            Text(ends, no_wrap=True, overflow="ellipsis"),
+            Text(safe_str(row.app or proto)),
+            Text(use_case_label(row.use_case), style=USE_CASE_STYLE.get(row.use_case, "")),
+            Text(str(row.wire_len), justify="right"),
+            Text(safe_str(summary), no_wrap=True, overflow="ellipsis"),
+        )

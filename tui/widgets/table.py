@@ -1,0 +1,122 @@
+"""A DataTable kept in step with data by key: rows are added, changed and removed in place."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+    return a == b
+
+
+def _pad(cell: object) -> object:
+    if isinstance(cell, Text):
+        cell.pad_left(1)
+        return cell
+    return Text(" " + str(cell))
+
+
+class KeyedTable(DataTable):
+    """DataTable with ``sync(rows)``: only the cells that changed are touched.
+
+    Home/End move the cursor to the first/last row (the stock table scrolls sideways).
+    """
+
+    DEFAULT_CSS = """
+    KeyedTable { height: 1fr; }
+    KeyedTable:blur > .datatable--cursor { background: $surface; text-style: none; }
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", False)
+        # One space before each cell (added in sync) instead of the stock two around it:
+        # at 120 columns every character counts.
+        kwargs.setdefault("cell_padding", 0)
+        super().__init__(*args, **kwargs)
+        self._cells: dict[Hashable, tuple] = {}
+        self.row_height: int | None = 1  # None: as tall as the cells' text
+        self._order: list[Hashable] = []
+
+    def add_column(self, label, *, width: int | None = None, key: str | None = None, default=None):
+        text = label if isinstance(label, Text) else Text(str(label))
+        return super().add_column(
+            Text(" ") + text, width=None if width is None else width + 1, key=key, default=default
+        )
+
+    def set_column_width(self, key: str, width: int) -> None:
+        """Resize a column (to share out the room a terminal has)."""
+        col = self.columns.get(ColumnKey(key))
+        if col is None or (col.width == width + 1 and not col.auto_width):
+            return
+        col.width = width + 1
+        col.auto_width = False
+        # DataTable has no public resize; these are what its own add_column sets.
+        self._require_update_dimensions = True
+        self._clear_caches()
+        self.refresh()
+
+    def action_scroll_home(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_scroll_end(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    def selected_key(self) -> Hashable | None:
+        """The key of the row under the cursor, or None."""
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
+        except (CellDoesNotExist, RowDoesNotExist):
+            return None
+        return row_key.value
+
+    def sync(self, rows: Sequence[tuple[Hashable, Sequence[object]]]) -> None:
+        """Make the table show ``rows`` (key, cells), in that order."""
+        wanted = {key for key, _ in rows}
+        chosen = self.selected_key()
+        columns = list(self.columns)
+        for key in [k for k in self._cells if k not in wanted]:
+            del self._cells[key]
+            try:
+                self.remove_row(key)
+            except RowDoesNotExist:
+                pass
+        for key, cells in rows:
+            cells = tuple(_pad(c) for c in cells)
+            old = self._cells.get(key)
+            if old is None:
+                self.add_row(*cells, key=key, height=self.row_height)
+            else:
+                for col, (a, b) in enumerate(zip(old, cells, strict=False)):
+                    if not _same(a, b):
+                        self.update_cell(key, columns[col], b)
+            self._cells[key] = cells
+        order = [key for key, _ in rows]
+        if order != self._order:
+            self._order = order
+            current = [rk.value for rk in self._row_keys_in_order()]
+            if current != order:
+                rank = {k: i for i, k in enumerate(order)}
+                index = {id(self.get_row(k)[0]): rank[k] for k in order}
+                self.sort(key=lambda cells: index.get(id(cells[0]), 0))
+            if chosen is not None and chosen in wanted:
+                self.move_cursor(row=self.get_row_index(chosen), scroll=False)
+
+    def _row_keys_in_order(self) -> list[RowKey]:
+        return [row.key for row in self.ordered_rows]
+
+    def clear_rows(self) -> None:
+        self.clear()
+        self._cells.clear()
+        self._order = []
