@@ -79,7 +79,7 @@ def test_veth_flows_carry_client_pid_and_name(netns, live_capture):
         f = flow_to(snap, proto, port)
         assert f.family == fam
         assert (f.pid, f.process) == (clients[(proto, fam)].pid, f"cli{proto}{fam}"), f
-        assert f.user == "root" and f.owner_note is None
+        assert f.user == "root" and f.owner_note is None and f.local_src is True
     for p in (*servers, *clients.values()):
         p.wait(10)
 
@@ -119,6 +119,7 @@ def test_process_found_when_capturing_inside_its_namespace(netns_factory):
     for proto in ("TCP", "UDP"):
         f = flow_to(snap, proto, port)
         assert (f.pid, f.process) == (servers2[proto].pid, f"srvtwo{proto}"), f
+        assert f.local_src is False  # the server answers: its end is the flow's dst
     for p in procs + clients:
         p.wait(10)
 

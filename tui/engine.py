@@ -560,6 +560,7 @@ def flow_view(f: Flow) -> FlowView:
         user=getattr(owner, "user", None),
         container=getattr(owner, "container", None),
         owner_note=getattr(owner, "reason", None),
+        local_src=getattr(owner, "local_src", None),
     )
 
 

@@ -64,6 +64,7 @@ class FlowView:
     user: str | None = None
     container: str | None = None
     owner_note: str | None = None  # why the owner is unknown (not local, socket gone, ...)
+    local_src: bool | None = None  # the owner's socket is the src end (its "out" is src -> dst)
 
     @property
     def packets(self) -> int:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tui.attribution.cgroups import ContainerNames
 from tui.attribution.procfs import ProcessInfo, find_socket_owners, read_process, user_name
@@ -47,6 +47,7 @@ class Owner:
     cmdline: str | None = None
     uid: int | None = None
     reason: str | None = None  # set when the owner is unknown
+    local_src: bool | None = None  # per flow: whether the owner's socket is the flow's src end
 
     @property
     def known(self) -> bool:
@@ -80,17 +81,20 @@ def entry_key(e: SockEntry) -> tuple:
     return ("b", e.proto, e.local, e.lport)
 
 
-def flow_keys(proto: str, a: bytes, ap: int, b: bytes, bp: int, is_local: Callable[[bytes], bool]) -> Iterator[tuple]:
-    """Keys to look a flow up by, best first: its connection seen from either end (the
-    first sender's end first), then sockets bound to a local endpoint's address or port."""
-    yield ("x", proto, a, ap, b, bp)
-    yield ("x", proto, b, bp, a, ap)
-    for addr, port in ((a, ap), (b, bp)):
+def flow_keys(
+    proto: str, a: bytes, ap: int, b: bytes, bp: int, is_local: Callable[[bytes], bool]
+) -> Iterator[tuple[tuple, bool]]:
+    """(key, whether it is the ``a`` end) to look a flow up by, best first: its connection
+    seen from either end (the first sender's end first), then sockets bound to a local
+    endpoint's address or port."""
+    yield ("x", proto, a, ap, b, bp), True
+    yield ("x", proto, b, bp, a, ap), False
+    for addr, port, is_a in ((a, ap, True), (b, bp, False)):
         if is_local(addr):
-            yield ("b", proto, addr, port)
-            yield ("w", proto, port, len(addr))
+            yield ("b", proto, addr, port), is_a
+            yield ("w", proto, port, len(addr)), is_a
             if len(addr) == 4:
-                yield ("w", proto, port, 16)
+                yield ("w", proto, port, 16), is_a
 
 
 class _TtlCache:
@@ -303,7 +307,7 @@ class Attributor:
                 index[k] = e
         is_local = self.is_local
         recent = self._recent
-        matched: list[tuple[list, SockEntry]] = []
+        matched: list[tuple[list, SockEntry, bool]] = []
         still: list[list] = []
         need: set[int] = set()
         for item in todo:
@@ -313,16 +317,17 @@ class Attributor:
                 continue
             entry = None
             old_owner = None
-            for k in flow_keys(f.proto, f.src, f.sport, f.dst, f.dport, is_local):
+            side = old_side = True
+            for k, side in flow_keys(f.proto, f.src, f.sport, f.dst, f.dport, is_local):
                 entry = index.get(k)
                 if entry is not None and entry.inode:
                     break
                 entry = None
                 if old_owner is None:
-                    old_owner = recent.get(k, now)
+                    old_owner, old_side = recent.get(k, now), side
             if entry is None:
                 if old_owner is not None:
-                    self._settle(f, old_owner)
+                    self._settle(f, old_owner, old_side)
                     continue
                 item[1] += 1
                 if item[1] > self.retries:
@@ -330,7 +335,7 @@ class Attributor:
                 else:
                     still.append(item)
                 continue
-            matched.append((item, entry))
+            matched.append((item, entry, side))
             if self._inode_pid.get(entry.inode, now) is None:
                 need.add(entry.inode)
         if full:
@@ -341,7 +346,7 @@ class Attributor:
             self.stats.scans += 1
             for ino, pid in find_socket_owners(need, self.proc).items():
                 self._inode_pid.put(ino, pid, now)
-        for item, e in matched:
+        for item, e, side in matched:
             owner = self._owner_of(e, now)
             if owner is None:
                 item[1] += 1
@@ -350,7 +355,7 @@ class Attributor:
                 else:
                     still.append(item)
                 continue
-            self._settle(item[0], owner)
+            self._settle(item[0], owner, side)
             recent.put(entry_key(e), owner, now)
         if full:
             for e in entries:
@@ -381,7 +386,9 @@ class Attributor:
         container = self._names.label(info.place) if info.place is not None else None
         return Owner(info.pid, info.comm, info.user, container, info.cmdline, info.uid)
 
-    def _settle(self, flow, owner: Owner) -> None:
+    def _settle(self, flow, owner: Owner, local_src: bool | None = None) -> None:
+        if local_src is not None and owner.known:
+            owner = replace(owner, local_src=local_src)  # one small record per owned flow
         flow.owner = owner
         if owner.known:
             self.stats.resolved += 1
