@@ -140,12 +140,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         shown = snap.flows if args.top is None else snap.flows[: args.top]
         names = resolver.resolve_all([a for f in shown for a in (f.src, f.dst)], timeout=5.0)
         resolver.close()
+    # A capture that ended early (damaged file, interface removed, failure after some
+    # packets) still prints what it counted, and exits with 3 so scripts can tell.
+    partial = False
     if snap.state == "error":
         print(f"sockscope: {snap.message}", file=sys.stderr)
         if not snap.packets:
             return 1
+        partial = True
     elif snap.message and snap.message != "end of file":
         print(f"sockscope: warning: {snap.message}", file=sys.stderr)
+        partial = True
     if args.save:
         from tui.snapshots import save_snapshot
 
@@ -156,7 +161,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return 1
         print(f"sockscope: saved {result.packets} packets to {result.folder}", file=sys.stderr)
     emit(snap, args.format, args.top, names=names)
-    return 0
+    return 3 if partial else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

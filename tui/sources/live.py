@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import mmap
+import os
 import select
 import socket
 import struct
@@ -105,7 +106,10 @@ class LiveSource:
                 self._setup_ring(block_timeout_ms)
             if insns:
                 attach_insns(self.sock, insns)
-            self.sock.bind((iface if iface != "any" else "", ETH_P_ALL))
+            if iface == "any":
+                _bind_all(self.sock)
+            else:
+                self.sock.bind((iface, ETH_P_ALL))
             if iface != "any" and self._hatype(self.ifindex) == lt.ARPHRD_LOOPBACK:
                 try:  # loopback: count each packet once, as tcpdump does
                     self.sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
@@ -327,6 +331,15 @@ class LiveSource:
                 yield batch
         except _Ended:
             return
+
+
+def _bind_all(sock: socket.socket) -> None:
+    """Bind to every interface (ifindex 0), which Python's bind() cannot express by name."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    addr = struct.pack("=HHiHBB8s", socket.AF_PACKET, socket.htons(ETH_P_ALL), 0, 0, 0, 0, b"")
+    if libc.bind(sock.fileno(), ctypes.c_char_p(addr), len(addr)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 class _Ended(Exception):
