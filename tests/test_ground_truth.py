@@ -71,10 +71,14 @@ class Agreement:
         lines = [f"{'use case (nDPI)':<18}{'flows agree':>16}{'%':>8}{'bytes agree':>26}{'%':>8}"]
         for uc in sorted(per):
             fa, fn, ba, bn = per[uc]
-            lines.append(f"{uc:<18}{fa:>7} / {fn:<6}{100 * fa / fn:>8.1f}{ba:>12} / {bn:<11}{100 * ba / max(bn, 1):>8.1f}")
+            lines.append(
+                f"{uc:<18}{fa:>7} / {fn:<6}{100 * fa / fn:>8.1f}{ba:>12} / {bn:<11}{100 * ba / max(bn, 1):>8.1f}"
+            )
         fa, fn = self.flows
         ba, bn = self.bytes
-        lines.append(f"{'all':<18}{fa:>7} / {fn:<6}{100 * fa / fn:>8.1f}{ba:>12} / {bn:<11}{100 * ba / max(bn, 1):>8.1f}")
+        lines.append(
+            f"{'all':<18}{fa:>7} / {fn:<6}{100 * fa / fn:>8.1f}{ba:>12} / {bn:<11}{100 * ba / max(bn, 1):>8.1f}"
+        )
         return "\n".join(lines)
 
 

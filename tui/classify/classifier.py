@@ -503,7 +503,7 @@ class Classifier:
                 rule, why = st.hint
                 flow.use_case = rule.use_case
                 flow.reason = f"{label}, {why}"
-            elif port is not None and port[0].use_case != c.use_case and c.use_case == "web":
+            elif port is not None and port[0].use_case != c.use_case:
                 flow.use_case = port[0].use_case
                 flow.reason = f"{label}, {port[0].reason}"
             else:

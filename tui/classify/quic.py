@@ -162,9 +162,7 @@ def crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
     n = len(plain)
     while p < n and len(out) < 64:
         ftype = plain[p]
-        if ftype == 0x00:
-            p += 1
-        elif ftype == 0x01:
+        if ftype == 0x00 or ftype == 0x01:
             p += 1
         elif ftype == 0x06:
             coff, p = _varint(plain, p + 1)
@@ -196,7 +194,7 @@ def crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def gquic_sni(data: bytes, off: int) -> str | None | bool:
+def gquic_sni(data: bytes, off: int) -> str | bool | None:
     """SNI from a gQUIC CHLO in clear (versions up to Q046); False when there is no CHLO."""
     window = data[off : off + 1400]
     i = window.find(b"CHLO")

@@ -147,9 +147,7 @@ class _Checker:
             raise self.fail(section, index, f"unknown field(s) {', '.join(sorted(unknown))} in [{section}]", key)
         uc = entry.get("use_case")
         if uc not in USE_CASES:
-            raise self.fail(
-                section, index, f"use_case must be one of {', '.join(USE_CASES)} (got {uc!r})", key
-            )
+            raise self.fail(section, index, f"use_case must be one of {', '.join(USE_CASES)} (got {uc!r})", key)
         app = entry.get("app")
         if app is not None and (not isinstance(app, str) or not app or len(app) > 40):
             raise self.fail(section, index, "app must be a short non-empty string", key)
@@ -265,14 +263,14 @@ def _add_payload(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) ->
     prefixes: list[bytes] = []
     texts = entry.get("text", [])
     hexes = entry.get("hex", [])
-    for value in (texts if isinstance(texts, list) else [texts]):
+    for value in texts if isinstance(texts, list) else [texts]:
         if not isinstance(value, str) or not value:
             raise chk.fail("payloads", i, "text must be a non-empty string (or a list of them)")
         try:
             prefixes.append(value.encode("latin-1"))
         except UnicodeEncodeError:
             raise chk.fail("payloads", i, f"text {value!r} has characters beyond \\u00ff") from None
-    for value in (hexes if isinstance(hexes, list) else [hexes]):
+    for value in hexes if isinstance(hexes, list) else [hexes]:
         try:
             raw = bytes.fromhex(value) if isinstance(value, str) else b""
         except ValueError:

@@ -180,9 +180,8 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
     if opcode > 5 or qd > 4 or an > 256 or ns > 256 or ar > 256 or (flags & 0x0040):
         return None
     is_resp = bool(flags & 0x8000)
-    if qd == 0:
-        if not is_resp or an == 0:
-            return None
+    if qd == 0 and (not is_resp or an == 0):
+        return None
     p = off + 12
     qname: str | None = None
     for _ in range(qd):
@@ -205,7 +204,7 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
             p += 10
             if p + rdlen > n:
                 break
-            if rtype == 1 and rdlen == 4 or rtype == 28 and rdlen == 16:
+            if (rtype == 1 and rdlen == 4) or (rtype == 28 and rdlen == 16):
                 addrs.append(bytes(data[p : p + rdlen]))
             p += rdlen
     return is_resp, qname, addrs

@@ -1,0 +1,134 @@
+"""Rules files: the built-in one loads and is packaged; user files add and override; bad ones name the line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from classify_helpers import client_hello, handshake, only_flow, run, tcp, udp
+
+from tui.classify import RulesError, load_classifier
+from tui.classify.rules import BUILTIN, load_rules
+from tui.snapshot import USE_CASES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_builtin_rules_cover_every_use_case():
+    rules = load_rules(None, use_default_user=False)
+    used = {r.use_case for r in rules.ports.values()} | {h[0].use_case for h in rules.suffix.values()}
+    assert set(USE_CASES) - {"unknown"} <= used
+    assert rules.ports[("TCP", 25)].reason == "port 25/tcp"
+
+
+def test_name_patterns_exact_suffix_prefix_glob(tmp_path):
+    f = tmp_path / "r.toml"
+    f.write_text(
+        '[[names]]\nuse_case = "gaming"\n'
+        'patterns = ["exact.example", "*.games.example", "play.*", "srv*-edge.example"]\n'
+    )
+    rules = load_rules(str(f), use_default_user=False)
+    assert rules.match_name("exact.example")[1] == "exact.example"
+    assert rules.match_name("a.b.games.example")[1] == "*.games.example"
+    assert rules.match_name("games.example")[1] == "*.games.example"
+    assert rules.match_name("play.anything.org")[1] == "play.*"
+    assert rules.match_name("srv12-edge.example")[1] == "srv*-edge.example"
+    assert rules.match_name("nogames.example") is None
+
+
+def test_user_rules_override_and_add(tmp_path):
+    f = tmp_path / "rules.toml"
+    f.write_text(
+        "# my rules\n"
+        '[[ports]]\napp = "Intranet"\nuse_case = "file_transfer"\ntcp = [443]\n\n'
+        '[[names]]\nservice = "Work chat"\nuse_case = "messaging"\npatterns = ["*.chat.corp.example"]\n\n'
+        '[[payloads]]\napp = "MyGame"\nuse_case = "gaming"\ntransport = "udp"\nhex = "c0ffee"\n\n'
+        '[signatures]\ntls = { app = "TLS", use_case = "messaging" }\n'
+    )
+    c = load_classifier(str(f), use_default_user=False)
+    f1 = only_flow(run([*handshake(), tcp(client_hello("x.chat.corp.example"), dport=443)], c))
+    assert (f1.use_case, f1.reason) == ("messaging", "tls sni *.chat.corp.example")
+    f2 = only_flow(run([udp(b"\xc0\xff\xee\x00", dport=50001)], c))
+    assert (f2.app, f2.use_case) == ("MyGame", "gaming")
+    # Fresh classifiers below: the first one has learned the server's name from the SNI.
+    f3 = only_flow(run(handshake(dport=443), load_classifier(str(f), use_default_user=False)))
+    assert (f3.app, f3.use_case) == ("Intranet", "file_transfer")
+    # A TLS flow with no matching name takes the port's use case over the carrier's.
+    c = load_classifier(str(f), use_default_user=False)
+    f4 = only_flow(run([*handshake(), tcp(client_hello("www.example.org"), dport=443)], c))
+    assert f4.use_case == "file_transfer"
+    # Where no port rule applies, the user's [signatures] entry gives TLS its use case.
+    c = load_classifier(str(f), use_default_user=False)
+    f5 = only_flow(run([*handshake(dport=40443), tcp(client_hello("www.example.org"), dport=40443)], c))
+    assert (f5.app, f5.use_case, f5.reason) == ("TLS", "messaging", "tls sni")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ('[[ports]]\napp = "X"\nuse_case = "web"\ntcp = [80,,]\n', 4, "line 4"),
+        ('\n\n[[ports]]\napp = "X"\nuse_case = "surfing"\ntcp = [80]\n', 3, "use_case must be one of"),
+        (
+            '[[ports]]\napp = "X"\nuse_case = "web"\ntcp = [80]\n\n[[ports]]\nuse_case = "web"\ntcp = [70000]\n',
+            6,
+            "out of range",
+        ),
+        ('[[names]]\nuse_case = "web"\npatterns = ["bad name!"]\n', 1, "bad name pattern"),
+        ('[[payloads]]\nuse_case = "web"\nhex = "zz"\n', 1, "hex must be"),
+        ('[[ports]]\nuse_case = "web"\ncolour = "red"\ntcp = [1]\n', 1, "unknown field"),
+        ('[signatures]\nfoo = 1\ntls = { use_case = "nope" }\n', 2, "must be tables"),
+        ("[weird]\n", 0, "unknown section"),
+    ],
+)
+def test_bad_rules_file_names_the_line(tmp_path, text, line, words):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(RulesError) as err:
+        load_classifier(str(f), use_default_user=False)
+    msg = str(err.value)
+    assert str(f) in msg and words in msg
+    if line:
+        assert f"line {line}" in msg
+
+
+def test_missing_rules_file_is_an_error():
+    with pytest.raises(RulesError, match="not found"):
+        load_classifier("/nonexistent/rules.toml")
+
+
+def test_report_with_bad_rules_exits_nonzero_with_message(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('[[ports]]\nuse_case = "web"\ntcp = ["x"]\n')
+    pcap = tmp_path / "empty.pcap"
+    pcap.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui", "report", "-r", str(pcap), "--rules", str(f), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "bad.toml: line 1" in proc.stderr and "bad port" in proc.stderr
+
+
+def test_rules_file_is_in_the_wheel(tmp_path):
+    """hatchling packages rules.toml with the code (a wheel built from this tree)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    if proc.returncode != 0 and "hatchling" in (proc.stdout + proc.stderr):
+        print(f"SKIP: hatchling not installed for an offline wheel build\n{proc.stderr[-500:]}", file=sys.stderr)
+        pytest.skip("hatchling not installed for an offline wheel build")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("sockscope-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tui/classify/rules.toml" in names
+    assert BUILTIN.name == "rules.toml"
