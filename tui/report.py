@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 from tui.snapshot import SOCKET_KINDS, Snapshot
 
+HOSTS_SHOWN = 10  # busiest hosts in the table (the JSON layout is fixed and has none)
+
 
 def report_dict(snap: Snapshot, top: int | None = None, names: dict[str, str | None] | None = None) -> dict[str, Any]:
     """The report object for a snapshot (flows largest first, at most ``top`` of them).
@@ -106,6 +108,10 @@ def write_table(snap: Snapshot, out: TextIO, top: int | None = 20) -> None:
         "protocol",
         [(k, v.packets, v.bytes) for k, v in sorted(snap.protocols.items(), key=lambda kv: -kv[1].bytes)],
     )
+    if snap.hosts:
+        w(f"\n{'hosts':<40}{'sent':>14}{'received':>14}{'flows':>8}\n")
+        for h in snap.hosts:
+            w(f"  {printable(h.address):<38}{_human(h.bytes_sent):>14}{_human(h.bytes_received):>14}{h.flows:>8}\n")
     flows = snap.flows if top is None else snap.flows[:top]
     w(f"\nflows ({len(snap.flows)}{'' if top is None or len(snap.flows) <= top else f', top {top}'})\n")
     w(f"  {'proto':<7}{'source':<28}{'destination':<28}{'app':<10}{'use case':<16}{'packets':>8}{'bytes':>11}  name\n")
@@ -130,7 +136,7 @@ def run_report(engine: Any, source: Any, bpf: str | None, duration: float | None
         while engine.running and time.monotonic() < deadline:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         engine.stop()
-    return engine.snapshot()
+    return engine.snapshot(hosts=HOSTS_SHOWN)
 
 
 def emit(snap: Snapshot, fmt: str, top: int | None, out: TextIO = sys.stdout, names: dict | None = None) -> None:
