@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from tui.attribution.cgroups import ContainerNames
 from tui.attribution.procfs import ProcessInfo, find_socket_owners, read_process, user_name
@@ -97,6 +98,24 @@ def flow_keys(
                 yield ("w", proto, port, 16), is_a
 
 
+def _candidates(
+    proto: str, a: bytes, ap: int, b: bytes, bp: int, a_local: bool, b_local: bool
+) -> list[tuple[tuple, bool]]:
+    """``flow_keys`` with the locality of both ends already known (the per-tick hot loop)."""
+    keys = [(("x", proto, a, ap, b, bp), True), (("x", proto, b, bp, a, ap), False)]
+    if a_local:
+        keys.append((("b", proto, a, ap), True))
+        keys.append((("w", proto, ap, len(a)), True))
+        if len(a) == 4:
+            keys.append((("w", proto, ap, 16), True))
+    if b_local:
+        keys.append((("b", proto, b, bp), False))
+        keys.append((("w", proto, bp, len(b)), False))
+        if len(b) == 4:
+            keys.append((("w", proto, bp, 16), False))
+    return keys
+
+
 class _TtlCache:
     """A dict with per-entry expiry and a size cap (oldest insertions go first)."""
 
@@ -165,6 +184,7 @@ class Attributor:
         self._users: dict[int, str] = {}
         self._names = ContainerNames()
         self._pending: list[list] = []
+        self._sides: dict[int, tuple[Owner, Owner, Owner]] = {}  # owner -> its src-end and dst-end copies
         self._locals: frozenset[bytes] = frozenset()
         self._locals_at = -1e9
         self._diag: SockDiag | None = None
@@ -307,36 +327,41 @@ class Attributor:
                 index[k] = e
         is_local = self.is_local
         recent = self._recent
+        index_get = index.get
+        inode_known = self._inode_pid.get
         matched: list[tuple[list, SockEntry, bool]] = []
         still: list[list] = []
         need: set[int] = set()
         for item in todo:
             f = item[0]
-            if not is_local(f.src) and not is_local(f.dst):
+            proto, a, ap, b, bp = f.proto, f.src, f.sport, f.dst, f.dport
+            a_local, b_local = is_local(a), is_local(b)
+            if not a_local and not b_local:
                 self._settle(f, _NOT_LOCAL)
                 continue
             entry = None
-            old_owner = None
-            side = old_side = True
-            for k, side in flow_keys(f.proto, f.src, f.sport, f.dst, f.dport, is_local):
-                entry = index.get(k)
-                if entry is not None and entry.inode:
+            side = True
+            # Exact connection first (the first sender's end, then the other), then bound sockets.
+            for k, is_a in _candidates(proto, a, ap, b, bp, a_local, b_local):
+                e = index_get(k)
+                if e is not None and e.inode:
+                    entry, side = e, is_a
                     break
-                entry = None
-                if old_owner is None:
-                    old_owner, old_side = recent.get(k, now), side
             if entry is None:
-                if old_owner is not None:
-                    self._settle(f, old_owner, old_side)
-                    continue
-                item[1] += 1
-                if item[1] > self.retries:
-                    self._settle(f, _SOCKET_GONE)
+                for k, side in _candidates(proto, a, ap, b, bp, a_local, b_local):
+                    old = recent.get(k, now)
+                    if old is not None:
+                        self._settle(f, old, side)
+                        break
                 else:
-                    still.append(item)
+                    item[1] += 1
+                    if item[1] > self.retries:
+                        self._settle(f, _SOCKET_GONE)
+                    else:
+                        still.append(item)
                 continue
             matched.append((item, entry, side))
-            if self._inode_pid.get(entry.inode, now) is None:
+            if inode_known(entry.inode, now) is None:
                 need.add(entry.inode)
         if full:
             for e in entries:
@@ -346,8 +371,11 @@ class Attributor:
             self.stats.scans += 1
             for ino, pid in find_socket_owners(need, self.proc).items():
                 self._inode_pid.put(ino, pid, now)
+        memo: dict[int, Owner | None] = {}
         for item, e, side in matched:
-            owner = self._owner_of(e, now)
+            owner = memo.get(e.inode, _MISSING)
+            if owner is _MISSING:
+                owner = memo[e.inode] = self._owner_of(e, now)
             if owner is None:
                 item[1] += 1
                 if item[1] > self.retries:
@@ -388,7 +416,13 @@ class Attributor:
 
     def _settle(self, flow, owner: Owner, local_src: bool | None = None) -> None:
         if local_src is not None and owner.known:
-            owner = replace(owner, local_src=local_src)  # one small record per owned flow
+            sides = self._sides.get(id(owner))
+            if sides is None or sides[0] is not owner:
+                if len(self._sides) >= self.cap:
+                    self._sides.clear()
+                sides = (owner, replace(owner, local_src=True), replace(owner, local_src=False))
+                self._sides[id(owner)] = sides
+            owner = sides[1] if local_src else sides[2]
         flow.owner = owner
         if owner.known:
             self.stats.resolved += 1
@@ -396,6 +430,7 @@ class Attributor:
             self.stats.unknown += 1
 
 
+_MISSING: Any = object()
 _NOT_TRANSPORT = Owner.unknown(NOT_TRANSPORT)
 _NOT_LOCAL = Owner.unknown(NOT_LOCAL)
 _SOCKET_GONE = Owner.unknown(SOCKET_GONE)
