@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import ClassVar
 
@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.engine import Engine, SourceError
+from tui.interfaces import LinkInfo, list_links
 from tui.screens.help import HelpScreen, bindings_of
 from tui.screens.monitor import MonitorScreen, save_and_describe
 from tui.screens.picker import PickerScreen
@@ -39,11 +40,18 @@ class SockscopeApp(App):
     Screen { background: $background; }
     """
 
-    def __init__(self, args: argparse.Namespace, engine: Engine | None = None, watch_links: bool = True) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        engine: Engine | None = None,
+        watch_links: bool = True,
+        links: Callable[[], list[LinkInfo]] | None = None,
+    ) -> None:
         super().__init__()
         self.args = args
         self.engine: Engine | None = engine
         self.watch_links = watch_links
+        self.links = links or list_links  # what the picker lists (a fixed list in picture tests)
         self.exit_svg: str | None = None
         self.saved_on_exit: tuple[str, str] | None = None
 
@@ -56,7 +64,7 @@ class SockscopeApp(App):
         elif getattr(self.args, "interface", None):
             self.start_live(self.args.interface)
         else:
-            self.push_screen(PickerScreen(watch=self.watch_links))
+            self.push_screen(PickerScreen(watch=self.watch_links, links=self.links))
 
     def _monitor(self, engine: Engine) -> MonitorScreen:
         return MonitorScreen(engine, snapshot_dir=getattr(self.args, "snapshot_dir", "snapshots") or "snapshots")
@@ -94,7 +102,7 @@ class SockscopeApp(App):
             screen.show_message(text, "error")
             self.notify(text, severity="error", timeout=8)
         else:
-            self.push_screen(PickerScreen(message=text, watch=self.watch_links))
+            self.push_screen(PickerScreen(message=text, watch=self.watch_links, links=self.links))
 
     def _switch_to(self, engine: Engine) -> None:
         old, self.engine = self.engine, engine
@@ -109,7 +117,7 @@ class SockscopeApp(App):
 
     def open_picker(self, back: bool = False) -> None:
         if not isinstance(self.screen, PickerScreen):
-            self.push_screen(PickerScreen(back=back, watch=self.watch_links))
+            self.push_screen(PickerScreen(back=back, watch=self.watch_links, links=self.links))
 
     # ---------------------------------------------------------- keys
     def action_help(self) -> None:

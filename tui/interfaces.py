@@ -8,6 +8,8 @@ come from the difference between two dumps (``rates``).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import select
 import threading
@@ -87,8 +89,27 @@ def _kind(msg) -> str:
     return ARPHRD_NAMES.get(msg["ifi_type"], f"type {msg['ifi_type']}")
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def list_links(ipr: IPRoute | None = None) -> list[LinkInfo]:
-    """Every link in this network namespace with its addresses and counters, by index."""
+    """Every link in this network namespace with its addresses and counters, by index.
+
+    pyroute2's synchronous API runs its own asyncio loop, which cannot start inside a
+    running one (Textual's): called from such a thread, the dump runs on a helper thread.
+    """
+    if ipr is None and _loop_running():
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sockscope-links") as pool:
+            return pool.submit(_list_links, None).result(timeout=10)
+    return _list_links(ipr)
+
+
+def _list_links(ipr: IPRoute | None) -> list[LinkInfo]:
     own = ipr is None
     if own:
         ipr = IPRoute()
@@ -156,8 +177,6 @@ class LinkWatcher:
         self._on_change = on_change
         self._min_gap = min_gap
         self._stop = threading.Event()
-        self._ipr = IPRoute()
-        self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
         self._thread = threading.Thread(target=self._run, name="sockscope-links", daemon=True)
 
     def start(self) -> LinkWatcher:
@@ -165,6 +184,9 @@ class LinkWatcher:
         return self
 
     def _run(self) -> None:
+        # Made here, not in __init__: pyroute2 cannot start inside the UI's running loop.
+        self._ipr = IPRoute()
+        self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
         fd = self._ipr.fileno()
         try:
             while not self._stop.is_set():

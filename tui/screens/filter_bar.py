@@ -22,6 +22,7 @@ class FilterBar(Input):
 
     def __init__(self, target_id: str, **kw) -> None:
         kw.setdefault("placeholder", "type to filter (words all match; Esc clears)")
+        kw.setdefault("select_on_focus", False)
         super().__init__(**kw)
         self.target_id = target_id
 

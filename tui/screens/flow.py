@@ -82,7 +82,8 @@ class FlowScreen(ModalScreen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from tui.screens.packet import PacketScreen
 
-        row: PacketRow | None = self.query_one(FlowPackets).packets.get(event.row_key.value)
+        table = self.query_one(FlowPackets)
+        row: PacketRow | None = table.packets.get(table.key_of(event.row_key))
         if row is not None:
             event.stop()
             self.app.push_screen(PacketScreen(row, self.snap.source_name))

@@ -225,7 +225,7 @@ class MonitorScreen(Screen):
         table = event.data_table
         if isinstance(table, (FlowsPanel, PacketsPanel)):
             event.stop()
-            self._open_detail(table, event.row_key.value)
+            self._open_detail(table, table.key_of(event.row_key))
 
     def _open_detail(self, table: DataTable, key) -> None:
         if isinstance(table, PacketsPanel):

@@ -233,7 +233,9 @@ class PickerScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self._choose(event.row_key.value)
+        key = self.query_one(LinkTable).key_of(event.row_key)
+        if key is not None:
+            self._choose(key)
 
     def action_choose(self) -> None:
         key = self.query_one(LinkTable).selected_key()

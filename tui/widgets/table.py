@@ -42,6 +42,7 @@ class KeyedTable(DataTable):
         kwargs.setdefault("cell_padding", 0)
         super().__init__(*args, **kwargs)
         self._cells: dict[Hashable, tuple] = {}
+        self._keys: dict[str, Hashable] = {}
         self.row_height: int | None = 1  # None: as tall as the cells' text
         self._order: list[Hashable] = []
 
@@ -79,44 +80,63 @@ class KeyedTable(DataTable):
             row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
         except (CellDoesNotExist, RowDoesNotExist):
             return None
-        return row_key.value
+        return self._keys.get(row_key.value)
+
+    def key_of(self, row_key: RowKey) -> Hashable | None:
+        """Our key for a DataTable row key (from a RowSelected event)."""
+        return self._keys.get(row_key.value)
+
+    def keys_in_order(self) -> list[Hashable]:
+        """The keys of the rows as shown, top to bottom."""
+        return [self._keys[row.key.value] for row in self.ordered_rows]
+
+    def row_cells(self, key: Hashable) -> tuple:
+        """The cells last given for ``key``."""
+        return self._cells[key]
 
     def sync(self, rows: Sequence[tuple[Hashable, Sequence[object]]]) -> None:
-        """Make the table show ``rows`` (key, cells), in that order."""
+        """Make the table show ``rows`` (key, cells), in that order.
+
+        DataTable keys are strings inside; ours may be ints or tuples, so each is kept by
+        its ``str`` and mapped back.
+        """
         wanted = {key for key, _ in rows}
         chosen = self.selected_key()
         columns = list(self.columns)
         for key in [k for k in self._cells if k not in wanted]:
             del self._cells[key]
+            self._keys.pop(str(key), None)
             try:
-                self.remove_row(key)
+                self.remove_row(str(key))
             except RowDoesNotExist:
                 pass
         for key, cells in rows:
             cells = tuple(_pad(c) for c in cells)
             old = self._cells.get(key)
+            skey = str(key)
             if old is None:
-                self.add_row(*cells, key=key, height=self.row_height)
+                self.add_row(*cells, key=skey, height=self.row_height)
+                self._keys[skey] = key
             else:
+                kept = list(cells)
                 for col, (a, b) in enumerate(zip(old, cells, strict=False)):
-                    if not _same(a, b):
-                        self.update_cell(key, columns[col], b)
+                    if _same(a, b):
+                        kept[col] = a  # keep what the table holds
+                    else:
+                        self.update_cell(skey, columns[col], b)
+                cells = tuple(kept)
             self._cells[key] = cells
         order = [key for key, _ in rows]
         if order != self._order:
             self._order = order
-            current = [rk.value for rk in self._row_keys_in_order()]
-            if current != order:
-                rank = {k: i for i, k in enumerate(order)}
-                index = {id(self.get_row(k)[0]): rank[k] for k in order}
+            if self.keys_in_order() != order:
+                index = {id(self._cells[k][0]): i for i, k in enumerate(order)}
                 self.sort(key=lambda cells: index.get(id(cells[0]), 0))
             if chosen is not None and chosen in wanted:
-                self.move_cursor(row=self.get_row_index(chosen), scroll=False)
-
-    def _row_keys_in_order(self) -> list[RowKey]:
-        return [row.key for row in self.ordered_rows]
+                self.move_cursor(row=self.get_row_index(str(chosen)), scroll=False)
 
     def clear_rows(self) -> None:
         self.clear()
         self._cells.clear()
+        self._keys.clear()
         self._order = []
