@@ -15,6 +15,7 @@ whose ``reason`` says why: not TCP/UDP, not a local address, socket gone before 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ NOT_TRANSPORT = "not TCP or UDP"
 NOT_LOCAL = "not a local address"
 SOCKET_GONE = "socket closed before it was seen"
 NO_PROCESS = "no process holds the socket"
+NOT_VISIBLE = "its process is not visible without root"
 PROCESS_GONE = "process ended before it was seen"
 
 _ANY4 = b"\0" * 4
@@ -379,7 +381,8 @@ class Attributor:
             if owner is None:
                 item[1] += 1
                 if item[1] > self.retries:
-                    self._settle(item[0], Owner.unknown(NO_PROCESS, user_name(e.uid, self._users), e.uid))
+                    why = NO_PROCESS if os.geteuid() == 0 else NOT_VISIBLE
+                    self._settle(item[0], Owner.unknown(why, user_name(e.uid, self._users), e.uid))
                 else:
                     still.append(item)
                 continue
