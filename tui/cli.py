@@ -125,9 +125,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         attributor.start()  # before dropping privileges: it enters the namespace as root
         if attributor.error:
             print(f"sockscope: warning: no process attribution: {attributor.error}", file=sys.stderr)
-    from tui.privileges import drop_privileges
+    from tui.privileges import PrivilegeError, drop_privileges
 
-    drop_privileges()
+    try:
+        drop_privileges()  # the socket is open: nothing from here on needs privilege
+    except PrivilegeError as exc:
+        print(f"sockscope: warning: {exc}", file=sys.stderr)
     snap = run_report(engine, source, args.filter, args.duration if args.interface else None)
     if attributor is not None:
         attributor.stop()  # one last pass, so the newest flows get owners too
@@ -174,7 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             return 0
     from tui.app import run_app
+    from tui.privileges import PrivilegeError, drop_privileges
 
+    try:  # keeps only CAP_NET_RAW: the picker may open another interface later
+        drop_privileges(keep_net_raw=True)
+    except PrivilegeError as exc:
+        print(f"sockscope: warning: {exc}", file=sys.stderr)
     return run_app(args)
 
 
