@@ -24,8 +24,8 @@ import pytest
 from tui.privileges import CAP_NET_RAW, read_privileges
 
 sys.path.insert(0, str(Path(__file__).parent))
-import sudo_like  # noqa: E402
-from sudo_like import NOBODY  # noqa: E402
+import sudo_like
+from sudo_like import NOBODY
 
 pytestmark = pytest.mark.timeout(120)
 NET_RAW = 1 << CAP_NET_RAW
@@ -69,9 +69,12 @@ def _wait_dropped_with_socket(proc: subprocess.Popen, timeout: float = 20.0):
             last = read_privileges(proc.pid)
         except OSError:
             last = None
-        if last is not None and last.uids[1] == NOBODY:
-            if sudo_like.socket_inodes_of(proc.pid) & sudo_like.packet_socket_inodes():
-                return last
+        if (
+            last is not None
+            and last.uids[1] == NOBODY
+            and sudo_like.socket_inodes_of(proc.pid) & sudo_like.packet_socket_inodes()
+        ):
+            return last
         time.sleep(0.05)
     raise AssertionError(f"no raw socket + dropped ids within {timeout}s; last seen {last}")
 
@@ -86,7 +89,9 @@ def _owners(folder: Path) -> set[tuple[int, int]]:
 def test_report_through_sudo_runs_as_invoking_user_and_files_are_theirs(root_only, netns, shared_dir):
     save = shared_dir / "snaps"
     proc = subprocess.Popen(
-        sudo_like.sockscope_argv("report", "-i", netns.host, "--duration", "3", "--format", "json", "--save", str(save)),
+        sudo_like.sockscope_argv(
+            "report", "-i", netns.host, "--duration", "3", "--format", "json", "--save", str(save)
+        ),
         env=sudo_like.sudo_env(),
         cwd=shared_dir,
         stdout=subprocess.PIPE,
@@ -186,7 +191,9 @@ def test_unreadable_code_keeps_root_with_a_warning(root_only, shared_dir):
 
 def test_not_through_sudo_nothing_changes(root_only):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUDO_")}
-    code = "from tui.privileges import drop_privileges, read_privileges; print(drop_privileges(), read_privileges().uids)"
+    code = (
+        "from tui.privileges import drop_privileges, read_privileges\nprint(drop_privileges(), read_privileges().uids)"
+    )
     r = sudo_like.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(sudo_like.REPO)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False (0, 0, 0, 0)"
