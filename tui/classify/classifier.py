@@ -19,12 +19,14 @@ from tui.classify.rules import Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
 NAME_CACHE = 65_536  # IP addresses whose names we remember
+NAME_MATCHES = 8_192  # names whose rule match is memoised
 EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
-PAYLOAD_LIMIT = 4  # payload packets without a signature before a flow settles
+PAYLOAD_LIMIT = 3  # payload packets without a signature before a flow settles
 TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
 DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
+_DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
 _HTTP_FIRST = frozenset(b"GPHDOCT")
 _VIDEO_TYPES = ("video/", "audio/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash+xml")
 _DOWNLOAD_TYPES = (
@@ -77,6 +79,7 @@ class Classifier:
         self.names: dict[bytes, str] = {}  # IP address -> name learned from DNS, SNI or Host
         self.expected: dict[tuple[bytes, int], bool] = {}  # FTP data endpoints announced by PASV/PORT
         self.ftp_pairs: dict[tuple[bytes, bytes], bool] = {}  # host pairs with an FTP control session
+        self._name_hits: dict[str, tuple[Rule, str] | None] = {}  # name -> rule match (bounded)
         sig = rules.signatures
         self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
 
@@ -142,7 +145,7 @@ class Classifier:
             name = names.get(flow.dst) or names.get(flow.src)
             if name is not None:
                 flow.name = name
-                hit = self.rules.match_name(name)
+                hit = self._match(name)
                 if hit is not None:
                     st.hint = (hit[0], f"learned name {hit[1]}")
         if proto == "TCP":
@@ -181,6 +184,10 @@ class Classifier:
         b0 = pl[0]
         if b0 == 0x16 and wire.tls_record_len(pl, 0):
             if len(pl) > 5 and pl[5] == 1:
+                got = wire.tls_handshake(pl)
+                if got is not None and got[1]:  # the whole ClientHello in one segment: the usual case
+                    self._hello_done(flow, st, got[0], from_src)
+                    return
                 st.buf = bytearray(pl[:TLS_BUFFER])
                 st.buf_from_src = from_src
                 self._tls_hello(flow, st, from_src)
@@ -272,6 +279,9 @@ class Classifier:
             self._carrier(flow, st, "tls", "tls", decided=False)
             return
         st.buf = None
+        self._hello_done(flow, st, hs, from_src)
+
+    def _hello_done(self, flow, st: FlowState, hs: bytes, from_src: bool) -> None:
         hello = wire.client_hello_body(hs)
         sni = hello[0] if hello else None
         label = "tls sni" if sni else "tls"
@@ -288,7 +298,7 @@ class Classifier:
             return
         st.want_cert = False
         flow.name = name
-        st.name_hit = self.rules.match_name(name)
+        st.name_hit = self._match(name)
         self._remember(flow.src if flow.sport < flow.dport else flow.dst, name)
         self._carrier(flow, st, "tls", "tls certificate", decided=True)
 
@@ -322,8 +332,19 @@ class Classifier:
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
         """A name the client asked for (SNI, Host): it names the flow and teaches the server's address."""
         flow.name = name
-        st.name_hit = self.rules.match_name(name)
+        st.name_hit = self._match(name)
         self._remember(flow.dst if from_src else flow.src, name)
+
+    def _match(self, name: str) -> tuple[Rule, str] | None:
+        """Name rules for a name, memoised: the same servers come back again and again."""
+        hits = self._name_hits
+        if name in hits:
+            return hits[name]
+        hit = self.rules.match_name(name)
+        if len(hits) >= NAME_MATCHES:
+            del hits[next(iter(hits))]
+        hits[name] = hit
+        return hit
 
     def _remember(self, ip: bytes, name: str) -> None:
         names = self.names
@@ -368,6 +389,14 @@ class Classifier:
             self._gquic(flow, st, pl)
 
     def _dns(self, flow, st: FlowState, pl: bytes, kind: str, from_src: bool) -> bool:
+        if len(pl) > 12 and not pl[2] & 0x80 and st.port is not None and st.port[0].app == _DNS_APPS.get(kind):
+            # A query on a DNS port: the answer repeats the question and adds the addresses,
+            # so parse that one only.
+            if st.sig is None:
+                st.sig = self._sig[kind]
+                st.sig_detail = "dns query"
+                self._apply(flow, st)
+            return True
         msg = wire.dns_message(pl, 0)
         if msg is None:
             return False

@@ -239,10 +239,11 @@ def http_request(data: bytes, off: int) -> tuple[str, str, str | None, str | Non
         return None
     method = parts[0].decode("ascii", "replace")
     target = parts[1][:512].decode("latin-1")
-    host = _header(head, b"\nhost:")
+    low = head.lower()
+    host = _header(head, b"\nhost:", low)
     if host is not None:
         host = text_name(host.rsplit(":", 1)[0].encode("latin-1") if host.count(":") == 1 else host.encode("latin-1"))
-    ua = _header(head, b"\nuser-agent:")
+    ua = _header(head, b"\nuser-agent:", low)
     return method, target, host, ua
 
 
@@ -258,8 +259,8 @@ def http_response(data: bytes, off: int) -> tuple[int, str | None] | None:
     return status, _header(head, b"\ncontent-type:")
 
 
-def _header(head: bytes, name: bytes) -> str | None:
-    i = head.lower().find(name)
+def _header(head: bytes, name: bytes, low: bytes | None = None) -> str | None:
+    i = (low if low is not None else head.lower()).find(name)
     if i < 0:
         return None
     j = head.find(b"\r\n", i + 1)
