@@ -77,8 +77,8 @@ def synthetic(flows: int) -> list[tuple]:
         if kind == 0:  # DNS query + answer
             frames += [_udp(client, 0x0A000035, sport, 53, dns_q), _udp(0x0A000035, client, 53, sport, dns_a)]
         elif kind == 1:  # TLS: handshake, ClientHello, then 20 data segments
-            frames += [_tcp(client, server, sport, 443, 0x02), _tcp(server, client, 443, sport, 0x12),
-                       _tcp(client, server, sport, 443, 0x10), _tcp(client, server, sport, 443, 0x18, hello)]  # fmt: skip
+            frames += [_tcp(client, server, sport, 443, 0x02), _tcp(server, client, 443, sport, 0x12)]
+            frames += [_tcp(client, server, sport, 443, 0x10), _tcp(client, server, sport, 443, 0x18, hello)]
             frames += [_tcp(server, client, 443, sport, 0x10, b"\x17\x03\x03\x05\x70" + bulk[:1395])] * 20
         elif kind == 2:  # HTTP request and response
             frames += [_tcp(client, server, sport, 80, 0x02), _tcp(server, client, 80, sport, 0x12),

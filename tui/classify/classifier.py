@@ -21,7 +21,7 @@ from tui.decode import PAYLOAD_OFF
 NAME_CACHE = 65_536  # IP addresses whose names we remember
 NAME_MATCHES = 8_192  # names whose rule match is memoised
 EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
-PAYLOAD_LIMIT = 3  # payload packets without a signature before a flow settles
+PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
 TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
