@@ -115,7 +115,8 @@ def test_picker_cells_for_a_fixed_link():
     li = LinkInfo(7, "eth9", "ethernet", "up", True, True, "02:00:00:00:00:09", 1500, ("192.0.2.9/24",), (), 0, 0, 0, 0)
     screen = PickerScreen(links=lambda: [li], watch=False)
     cells = screen._row_cells(li)
-    assert [c.plain for c in cells[:6]] == ["eth9", "ethernet", "up", "02:00:00:00:00:09", "1500", "192.0.2.9/24"]
+    plain = [c.plain for c in cells[:6]]
+    assert plain == ["eth9", "ethernet", "up", "02:00:00:00:00:09", "1500", "192.0.2.9/24"]
 
 
 NO_PRIV_SCRIPT = r"""

@@ -48,8 +48,37 @@ def capture_privilege_problem() -> str | None:
     return None
 
 
+COLUMNS = (
+    ("name", "interface", 12),
+    ("kind", "kind", 9),
+    ("state", "state", 14),
+    ("mac", "MAC", 17),
+    ("mtu", "MTU", 5),
+    ("addresses", "addresses", 30),
+    ("rx", "rx", 10),
+    ("tx", "tx", 10),
+)
+NARROW_HIDE = ("mac", "mtu")  # below 100 columns
+
+
 class LinkTable(KeyedTable):
-    """The picker's table (its own type so styles and tests can find it)."""
+    """The picker's table: the addresses column takes what the terminal has left."""
+
+    narrow = False
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < 100
+        if narrow != self.narrow:
+            self.narrow = narrow
+            self.screen.call_after_refresh(self.screen._fill)
+        fixed = 0
+        for key, _label, width in COLUMNS:
+            if key == "addresses":
+                continue
+            w = 0 if narrow and key in NARROW_HIDE else width
+            self.set_column_width(key, w)
+            fixed += w + 1
+        self.set_column_width("addresses", max(self.size.width - 2 - fixed - 1, 12))
 
 
 class PickerScreen(Screen):
@@ -101,17 +130,7 @@ class PickerScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(LinkTable)
-        for key, label, width in (
-            ("name", "interface", 16),
-            ("kind", "kind", 9),
-            ("state", "state", 15),
-            ("mac", "MAC", 17),
-            ("mtu", "MTU", 5),
-            ("ipv4", "IPv4", 18),
-            ("ipv6", "IPv6", 26),
-            ("rx", "rx", 10),
-            ("tx", "tx", 10),
-        ):
+        for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
         problem = capture_privilege_problem()
         if self.initial_message:
@@ -178,7 +197,6 @@ class PickerScreen(Screen):
             Text(""),
             Text(""),
             Text(""),
-            Text(""),
             Text(human_bits(sum(r[0] for r in self._rates.values())), justify="right"),
             Text(human_bits(sum(r[1] for r in self._rates.values())), justify="right"),
         )
@@ -201,14 +219,14 @@ class PickerScreen(Screen):
             state, style = li.oper_state + (", carrier" if li.carrier else ", no carrier"), "yellow"
         rx, tx = self._rates.get(li.index, (0.0, 0.0))
         v6 = [a for a in li.ipv6 if not a.startswith("fe80")] or list(li.ipv6)
+        narrow = self.is_mounted and self.query_one(LinkTable).narrow
         return (
             Text(safe_str(li.name), style="bold" if up else ""),
             Text(safe_str(li.kind)),
             Text(state, style=style),
-            Text(safe_str(li.mac), style="dim"),
-            Text(str(li.mtu), justify="right"),
-            Text(safe_str(", ".join(li.ipv4) or "–"), no_wrap=True, overflow="ellipsis"),
-            Text(safe_str(", ".join(v6) or "–"), no_wrap=True, overflow="ellipsis"),
+            Text("" if narrow else safe_str(li.mac), style="dim"),
+            Text("" if narrow else str(li.mtu), justify="right"),
+            Text(safe_str(", ".join((*li.ipv4, *v6)) or "–"), no_wrap=True, overflow="ellipsis"),
             Text(human_bits(rx), justify="right"),
             Text(human_bits(tx), justify="right"),
         )
@@ -247,6 +265,9 @@ class PickerScreen(Screen):
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).start()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.back or action != "back"  # nothing to go back to: hidden from the footer
 
     def action_back(self) -> None:
         if self.back:

@@ -48,7 +48,7 @@ WIDTHS = {
 }
 FLEX = ("endpoints", "name")  # these share what the terminal has beyond the fixed columns
 # Below 100 columns: endpoints on two lines, and these columns folded away (still sortable).
-NARROW = {"endpoints": 22, "proto": 0, "app": 6, "use_case": 11, "packets": 0, "bytes": 8, "rate": 9, "age": 0}
+NARROW = {"endpoints": 22, "proto": 0, "app": 6, "use_case": 11, "packets": 0, "bytes": 8, "rate": 10, "age": 0}
 NARROW_BELOW = 100
 
 
@@ -97,7 +97,7 @@ class FlowsPanel(KeyedTable):
         narrow = self.size.width < NARROW_BELOW
         if narrow != self.narrow:
             self.narrow = narrow
-            self.row_height = None if narrow else 1
+            self.row_height = 2 if narrow else 1
             self.clear_rows()
             if self._last is not None:
                 self.call_after_refresh(self.update, self._last)
@@ -200,14 +200,15 @@ class FlowsPanel(KeyedTable):
             ends = f"{safe_str(endpoint(f.src, f.sport))}\n→ {safe_str(endpoint(f.dst, f.dport))}"
         else:
             ends = safe_str(flow_endpoints(f))
+        hidden = Text("")
         return (
             Text(ends, no_wrap=True, overflow="ellipsis"),
-            Text(f.proto),
+            hidden if narrow else Text(f.proto),
             Text(safe_str(f.app or "–"), style="bold" if f.app else "dim"),
             Text(use_case_label(f.use_case), style=style),
             Text(safe_str(f.name or ""), no_wrap=True, overflow="ellipsis"),
-            Text(human_count(f.packets), justify="right"),
+            Text("") if narrow else Text(human_count(f.packets), justify="right"),
             Text(human_bytes(f.bytes), justify="right"),
             Text(human_bits(rate), justify="right"),
-            Text(duration(max(now - f.first_seen, 0.0)), justify="right"),
+            Text("") if narrow else Text(duration(max(now - f.first_seen, 0.0)), justify="right"),
         )

@@ -41,7 +41,7 @@ class PacketsPanel(KeyedTable):
         narrow = self.size.width < 100
         if narrow != self.narrow:
             self.narrow = narrow
-            self.row_height = None if narrow else 1
+            self.row_height = 2 if narrow else 1
             self.clear_rows()
             if self._last is not None:
                 self.call_after_refresh(self.update, self._last)
@@ -93,7 +93,7 @@ class PacketsPanel(KeyedTable):
             Text("out" if out else "in", style="cyan" if out else "green"),
             Text(ends, no_wrap=True, overflow="ellipsis"),
             Text(safe_str(row.app or proto)),
-            Text(use_case_label(row.use_case), style=USE_CASE_STYLE.get(row.use_case, "")),
+            Text("") if self.narrow else Text(use_case_label(row.use_case), style=USE_CASE_STYLE.get(row.use_case, "")),
             Text(str(row.wire_len), justify="right"),
             Text(safe_str(summary), no_wrap=True, overflow="ellipsis"),
         )

@@ -19,6 +19,8 @@ def _same(a: object, b: object) -> bool:
 def _pad(cell: object) -> object:
     if isinstance(cell, Text):
         cell.pad_left(1)
+        cell.no_wrap = True  # a cell never grows taller than its row: it is cut with an ellipsis
+        cell.overflow = "ellipsis"
         return cell
     return Text(" " + str(cell))
 
