@@ -1,0 +1,266 @@
+"""What the fuzzers feed and how: one place for the atheris harnesses and the hypothesis tests.
+
+Two targets, each a function of one byte string that must never raise:
+
+- ``decode_target``: byte 0 picks a link type, the rest is a frame; it is decoded and
+  then accounted by an Engine with the real classifier (decode, flows, counters, ring).
+- ``classify_target``: byte 0 picks a signature seed (transport and ports that steer
+  the classifier to one payload signature), byte 1 the direction pattern, the rest is
+  split on ``SEP`` into the payloads of consecutive packets of one flow; each is framed
+  (Ethernet/IPv4/TCP or UDP) and run through the Engine, and every parser in
+  tui.classify.wire / quic is also called on it directly.
+
+Seeds (``decode_seeds``, ``classify_seeds``) are real frames from ../shared/pcaps when
+present and a valid example of every signature, so coverage-guided fuzzing starts deep.
+"""
+
+from __future__ import annotations
+
+import ssl
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+from tui import linktypes as lt
+from tui.classify import load_classifier, quic, wire
+from tui.classify.classifier import _SIGNATURES
+from tui.decode import decode
+from tui.engine import Engine
+
+LINKTYPES = sorted(set(lt.NAMES) | set(lt.RAW_IP) | {lt.LINUX_SLL2, 7, 147})
+SEP = b"\xf0\x9f\x92\xa5"  # splits a classify input into packets (an unlikely byte run)
+FLOW_CAP = 2_000
+RING = 500
+SHARED_PCAPS = Path(__file__).resolve().parent.parent.parent / "shared" / "pcaps"
+
+# (signature, transport, client port, server port, a valid first payload from the client)
+_HTTP = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: fuzz\r\n\r\n"
+_DNS_Q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01"
+_DNS_R = (
+    b"\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01"
+    b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc6\x33\x64\x07"
+)
+
+
+_CN = b"\x06\x03\x55\x04\x03"  # the commonName OID, as a certificate carries it
+
+
+def _client_hello(name: str) -> bytes:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def _quic_initial(name: str) -> bytes:
+    try:
+        from aioquic.quic.configuration import QuicConfiguration
+        from aioquic.quic.connection import QuicConnection
+    except ImportError:  # aioquic is a test dependency; a hand-made long header still reaches the parser
+        return b"\xc3\x00\x00\x00\x01\x08" + b"\x11" * 8 + b"\x00\x00\x44\xd0" + b"\x00" * 1200
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=["h3"], server_name=name)
+    conn = QuicConnection(configuration=cfg)
+    conn.connect(("198.51.100.20", 443), now=0.0)
+    return conn.datagrams_to_send(now=0.0)[0][0]
+
+
+def signature_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """One valid exchange per built-in signature and per [[payloads]] rule (packets alternate c->s, s->c)."""
+    hello = _client_hello("fuzz.example.com")
+    seeds: list[tuple[str, str, int, int, list[bytes]]] = [
+        ("http", "TCP", 40000, 80, [_HTTP, b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n\r\n"]),
+        ("http_proxy", "TCP", 40000, 3128, [b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n"]),
+        ("http_connect", "TCP", 40000, 3128, [b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n"]),
+        ("http_video", "TCP", 40000, 80, [b"GET /a.m3u8 HTTP/1.1\r\nHost: v.example\r\n\r\n"]),
+        ("http_download", "TCP", 40000, 80, [_HTTP, b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\n\r\n"]),
+        ("tls", "TCP", 40000, 443, [hello]),
+        ("tls_split", "TCP", 40000, 443, [hello[:40], b"", hello[40:]]),
+        ("tls_server", "TCP", 443, 40000, [b"\x16\x03\x03\x00\x04\x02\x00\x00\x00"]),
+        ("dtls", "UDP", 40000, 4433, [b"\x16\xfe\xfd" + b"\x00" * 11 + b"\x01"]),
+        ("quic", "UDP", 40000, 443, [_quic_initial("fuzz.example.com")]),
+        ("gquic", "UDP", 40000, 443, [b"\x0d" + b"\x01" * 8 + b"Q043" + b"\x01" + b"CHLO" + b"\x00" * 40]),
+        ("dns", "UDP", 40000, 53, [_DNS_Q, _DNS_R]),
+        ("dns_tcp", "TCP", 40000, 53, [struct.pack("!H", len(_DNS_Q)) + _DNS_Q]),
+        ("mdns", "UDP", 5353, 5353, [_DNS_R]),
+        ("llmnr", "UDP", 40000, 5355, [_DNS_Q]),
+        ("netbios_ns", "UDP", 137, 137, [_DNS_Q]),
+        ("smtp", "TCP", 25, 40000, [b"220 mail.example.com ESMTP ready\r\n"]),
+        ("smtp_cmd", "TCP", 40000, 25, [b"EHLO client.example\r\n"]),
+        ("imap", "TCP", 143, 40000, [b"* OK IMAP4rev1 ready\r\n"]),
+        ("pop3", "TCP", 110, 40000, [b"+OK POP3 ready\r\n"]),
+        (
+            "ftp",
+            "TCP",
+            21,
+            40000,
+            [b"220 FTP server ready\r\n", b"PASV\r\n", b"227 Entering Passive Mode (192,0,2,1,4,1)\r\n"],
+        ),
+        ("ftp_port", "TCP", 40000, 21, [b"USER anonymous\r\n", b"", b"PORT 192,0,2,10,7,138\r\n"]),
+        ("ftp_data", "TCP", 40000, 1025, [b"data"]),
+        ("bittorrent_dht", "UDP", 40000, 6881, [b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"]),
+        ("stun", "UDP", 40000, 3478, [b"\x00\x01\x00\x00\x21\x12\xa4\x42" + b"\x01" * 12]),
+        ("rtp", "UDP", 40000, 5004, [b"\x80\x00\x00\x01" + b"\x00" * 4 + b"\x11\x22\x33\x44" + b"\x00" * 160] * 2),
+        ("rtcp", "UDP", 40000, 5005, [b"\x80\xc8\x00\x06" + b"\x00" * 24]),
+        ("mqtt", "TCP", 40000, 1883, [b"\x10\x12\x00\x04MQTT\x04\x02\x00\x3c\x00\x06client"]),
+        ("rtmp", "TCP", 40000, 1935, [b"\x03" + b"\x00" * 1536]),
+        ("ssdp", "UDP", 40000, 1900, [b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n"]),
+        (
+            "cert",
+            "TCP",
+            443,
+            40000,
+            [b"\x16\x03\x03\x01\x00\x0b" + b"\x00" * 20 + b"\x06\x03\x55\x04\x03\x0c\x0bexample.com"],
+        ),
+    ]
+    for pr in load_classifier(None, use_default_user=False).rules.payloads:
+        transport = "UDP" if pr.transport.upper() == "UDP" else "TCP"
+        port = min(pr.ports) if pr.ports else 40001
+        seeds.append((f"payload:{pr.rule.app}", transport, 40000, port, [b"\x00" * pr.offset + pr.prefix + b"x"]))
+    names = {s[0] for s in seeds}
+    missing = [s for s in _SIGNATURES if s not in names]
+    assert not missing, f"signatures without a fuzz seed: {missing}"
+    return seeds
+
+
+SEEDS = signature_seeds()
+
+
+def frame(transport: str, src: bytes, sport: int, dst: bytes, dport: int, payload: bytes) -> bytes:
+    """An Ethernet/IPv4/TCP-or-UDP frame with consistent lengths (checksums left zero)."""
+    if transport == "TCP":
+        l4 = struct.pack("!HHIIBBHHH", sport, dport, 1, 1, 0x50, 0x18, 65535, 0, 0) + payload
+        proto = 6
+    else:
+        l4 = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        proto = 17
+    total = 20 + len(l4)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total & 0xFFFF, 1, 0, 64, proto, 0, src, dst)
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + l4
+
+
+class Targets:
+    """The two fuzz targets with their own engine (bounded, so memory stays flat over millions of inputs)."""
+
+    def __init__(self) -> None:
+        self.engine = Engine(
+            classifier=load_classifier(None, use_default_user=False),
+            flow_cap=FLOW_CAP,
+            idle_timeout=None,
+            ring_size=RING,
+        )
+        self.n = 0
+        self.keys_cache: dict = {}
+
+    def _ts(self) -> int:
+        self.n += 1
+        return 1_700_000_000_000_000_000 + self.n * 1_000_000
+
+    def decode_target(self, data: bytes) -> None:
+        if not data:
+            return
+        linktype = LINKTYPES[data[0] % len(LINKTYPES)]
+        frame_bytes = data[1:]
+        m = decode(frame_bytes, linktype)
+        if len(m) != 10 or m[9] not in (0, 1, 2) or m[8] > len(frame_bytes):
+            raise AssertionError(f"decode returned a bad tuple: {m!r}")
+        self.engine.process([(self._ts(), 1, self.n & 1, len(frame_bytes), frame_bytes, linktype)])
+
+    def classify_target(self, data: bytes) -> None:
+        if len(data) < 2:
+            return
+        _name, transport, sport, dport, _ = SEEDS[data[0] % len(SEEDS)]
+        pattern = data[1]
+        payloads = data[2:].split(SEP)[:12]
+        # A fresh client address per input, so each input is a new flow the classifier has not decided.
+        self.n += 1
+        client = struct.pack("!I", 0x0A000000 | self.n % 0xFFFFFF)
+        server = b"\xc6\x33\x64\x14"
+        frames = []
+        for i, pl in enumerate(payloads):
+            reply = bool(pattern >> (i % 8) & 1)
+            if reply:
+                f = frame(transport, server, dport, client, sport, pl)
+            else:
+                f = frame(transport, client, sport, server, dport, pl)
+            frames.append((self._ts(), 1, int(reply), len(f), f, lt.ETHERNET))
+            _parsers(pl, self.keys_cache)
+        self.engine.process(frames)
+        if len(self.keys_cache) > 64:
+            self.keys_cache.clear()
+
+
+def _parsers(pl: bytes, keys_cache: dict) -> None:
+    """Every payload parser of the classifier, called directly on hostile bytes."""
+    for off in (0, 2):
+        wire.tls_record_len(pl, off)
+        wire.tls_app_record(pl, off)
+        wire.dns_message(pl, off)
+        wire.dns_name(pl, off, off)
+        wire.http_request(pl, off)
+        wire.http_response(pl, off)
+        wire.stun(pl, off)
+        wire.rtp(pl, off)
+        wire.mqtt_connect(pl, off)
+        wire.bencoded_dht(pl, off)
+        wire.rtmp_handshake(pl, off)
+        wire.ssdp(pl, off)
+        wire.cert_host(pl, off)
+        quic.long_header(pl, off)
+        quic.initial_crypto(pl, off, keys_cache)
+        quic.gquic_sni(pl, off)
+    if len(pl) >= 12:
+        wire.rtp_ssrc(pl, 0)
+    got = wire.tls_handshake(pl)
+    if got is not None:
+        wire.client_hello_body(got[0])
+    wire.client_hello_body(pl)
+    wire.ftp_endpoint(pl[:200])
+    wire.text_name(pl[:300])
+    quic.crypto_frames(pl)
+
+
+def decode_seeds(limit_per_file: int = 20) -> Iterator[bytes]:
+    """Inputs for decode_target: real frames of every sample capture, with their link type byte."""
+    index = {t: i for i, t in enumerate(LINKTYPES)}
+    if SHARED_PCAPS.is_dir():
+        from tui.sources.pcapfile import PcapSource
+
+        for path in sorted(SHARED_PCAPS.rglob("*")):
+            if path.suffix not in (".pcap", ".pcapng", ".cap"):
+                continue
+            try:
+                yield from _file_frames(PcapSource, path, index, limit_per_file)
+            except Exception:  # a damaged sample still gave what it had
+                continue
+    for transport, pl in (("TCP", _HTTP), ("UDP", _DNS_R)):
+        yield bytes([index[lt.ETHERNET]]) + frame(transport, b"\xc0\x00\x02\x0a", 40000, b"\xc6\x33\x64\x14", 80, pl)
+
+
+def _file_frames(source_cls, path: Path, index: dict[int, int], limit: int) -> Iterator[bytes]:
+    import threading
+
+    src = source_cls(str(path))
+    n = 0
+    try:
+        for batch in src.batches(threading.Event()):
+            for fr in batch:
+                if fr[5] in index:
+                    yield bytes([index[fr[5]]]) + bytes(fr[4])
+                    n += 1
+                    if n >= limit:
+                        return
+    finally:
+        src.close()
+
+
+def classify_seeds() -> Iterator[bytes]:
+    """Inputs for classify_target: each signature's valid exchange (client first, then server)."""
+    for i, (_name, _t, _s, _d, payloads) in enumerate(SEEDS):
+        pattern = 0b10101010  # packet 0 from the client, 1 from the server, ...
+        yield bytes([i, pattern]) + SEP.join(payloads)
