@@ -48,6 +48,7 @@ class FlowPackets(PacketsPanel):
     """The flow's packets still in the ring, newest first."""
 
     tail = 5000
+    live_tail = False
 
 
 class FlowScreen(ModalScreen[None]):
