@@ -60,12 +60,16 @@ def syn_flood(n: int, dst: bytes, rnd: random.Random) -> Iterator[bytes]:
         yield tcp_frame(_rand_ip(rnd), rnd.randrange(1024, 65536), dst, rnd.randrange(1, 65536))
 
 
-def dns_flood(n: int, server: bytes, client: bytes, rnd: random.Random) -> Iterator[bytes]:
-    """DNS answers with random names and random addresses (name caches must stay bounded)."""
+def dns_flood(n: int, server: bytes, client: bytes | None, rnd: random.Random) -> Iterator[bytes]:
+    """DNS answers with random names and addresses (name caches must stay bounded).
+
+    ``client`` None: a random client address per answer too, so each answer is a new flow.
+    """
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
     for i in range(n):
         name = "".join(rnd.choice(letters) for _ in range(12)) + ".flood.example"
-        yield udp_frame(server, 53, client, rnd.randrange(1024, 65536), dns_response(name, i & 0xFFFF, _rand_ip(rnd)))
+        to = client or _rand_ip(rnd)
+        yield udp_frame(server, 53, to, rnd.randrange(1024, 65536), dns_response(name, i & 0xFFFF, _rand_ip(rnd)))
 
 
 def tiny_fragments(n: int, dst: bytes, rnd: random.Random) -> Iterator[bytes]:

@@ -190,7 +190,7 @@ def test_live_flood_stays_within_caps(netns, attack):
     if attack == "syn":
         frames = list(syn_flood(n, server, rnd))
     elif attack == "dns":
-        frames = list(dns_flood(n, client, server, rnd))
+        frames = list(dns_flood(n, client, None, rnd))
     else:
         frames = list(tiny_fragments(n, server, rnd))
     cap = _Capture(netns.host, flow_cap=2_000, ring=1_000)
