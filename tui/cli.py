@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -167,6 +168,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 3 if partial else 0
 
 
+def _as_interrupt(signum: int, frame: object) -> None:
+    """Turn a termination signal into SIGINT, which asyncio and Textual end cleanly."""
+    signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "report":
@@ -183,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         drop_privileges(keep_net_raw=True)
     except PrivilegeError as exc:
         print(f"sockscope: warning: {exc}", file=sys.stderr)
+    # SIGTERM and SIGHUP end the monitor the way Ctrl+C does: the terminal is restored
+    # and --snapshot-on-exit still saves (their default action would kill us mid-screen).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _as_interrupt)
     return run_app(args)
 
 
