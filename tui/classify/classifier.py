@@ -12,6 +12,7 @@ data connections) have fixed sizes.  Nothing here raises on hostile bytes.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.classify import quic, wire
@@ -76,10 +77,13 @@ class Classifier:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self.names: dict[bytes, str] = {}  # IP address -> name learned from DNS, SNI or Host
-        self.expected: dict[tuple[bytes, int], bool] = {}  # FTP data endpoints announced by PASV/PORT
-        self.ftp_pairs: dict[tuple[bytes, bytes], bool] = {}  # host pairs with an FTP control session
-        self._name_hits: dict[str, tuple[Rule, str] | None] = {}  # name -> rule match (bounded)
+        # Bounded caches evict their oldest entry: OrderedDict.popitem(last=False) is O(1), whereas
+        # deleting a plain dict's first key rescans the deleted slots at its front (about 25 us per
+        # eviction at 65k entries: a DNS flood with random names ran at a quarter of the speed).
+        self.names: OrderedDict[bytes, str] = OrderedDict()  # IP address -> name learned from DNS, SNI or Host
+        self.expected: OrderedDict[tuple[bytes, int], bool] = OrderedDict()  # FTP data endpoints (PASV/PORT)
+        self.ftp_pairs: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()  # hosts with an FTP control session
+        self._name_hits: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()  # name -> rule match
         sig = rules.signatures
         self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
 
@@ -252,7 +256,7 @@ class Classifier:
         st.ftp = True
         pairs = self.ftp_pairs
         if len(pairs) >= EXPECT_CACHE:
-            del pairs[next(iter(pairs))]
+            pairs.popitem(last=False)
         pairs[_pair(flow.src, flow.dst)] = True
         self._apply(flow, st)
 
@@ -264,7 +268,7 @@ class Classifier:
                 ip, port = ep
                 exp = self.expected
                 if len(exp) >= EXPECT_CACHE:
-                    del exp[next(iter(exp))]
+                    exp.popitem(last=False)
                 exp[(ip if ip is not None and len(sender) == 4 else sender, port)] = True
 
     # ------------------------------------------------------------------ TLS / HTTP
@@ -342,7 +346,7 @@ class Classifier:
             return hits[name]
         hit = self.rules.match_name(name)
         if len(hits) >= NAME_MATCHES:
-            del hits[next(iter(hits))]
+            hits.popitem(last=False)
         hits[name] = hit
         return hit
 
@@ -351,7 +355,7 @@ class Classifier:
         if ip in names:
             del names[ip]  # refresh its place in the eviction order
         elif len(names) >= NAME_CACHE:
-            del names[next(iter(names))]
+            names.popitem(last=False)
         names[ip] = name
 
     # ------------------------------------------------------------------ UDP
