@@ -99,7 +99,10 @@ LEASES = "/run/sockscope-tests"
 def _lease_subnet() -> int:
     """A subnet index no other test process holds (leases are files, so parallel runs agree)."""
     os.makedirs(LEASES, exist_ok=True)
+    taken = _addresses_in_use()
     for n in range(1, 192):
+        if f"2001:db8:0:{n:x}::1" in taken:  # a namespace left behind by a process that died
+            continue
         path = f"{LEASES}/{n}"
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -116,6 +119,12 @@ def _lease_subnet() -> int:
         os.close(fd)
         return n
     raise RuntimeError("no free test subnet")
+
+
+def _addresses_in_use() -> set[str]:
+    """Addresses configured on the host's links now (a stale lease's subnet may still be)."""
+    out = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    return {w.split("/")[0] for line in out.splitlines() for w in line.split()[3:4]}
 
 
 def _release_subnet(n: int) -> None:

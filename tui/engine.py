@@ -9,6 +9,7 @@ a reader never sees a half-counted packet.  The engine imports nothing from the 
 from __future__ import annotations
 
 import heapq
+import itertools
 import threading
 import time
 import traceback
@@ -106,18 +107,21 @@ class Engine:
         # (family, address bytes) -> [packets sent, bytes sent, packets received, bytes received]
         # of flows that expired or were evicted; bounded by RETIRED_HOSTS_CAP.
         self._retired_hosts: dict[tuple[int, bytes], list[int]] = {}
-        self.ring: deque[tuple[tuple, Flow, int]] = deque(maxlen=self._ring_size)
+        # The last frames and, in step with them, the flow each one went to.
+        self.ring: deque[tuple] = deque(maxlen=self._ring_size)
+        self._ring_flows: deque[Flow] = deque(maxlen=self._ring_size)
         self.packets = 0
-        self.bytes = 0
         self.malformed = 0
+        # layer stack -> [packets, bytes]; (use case, app) -> [packets, bytes, bytes at the
+        # start of this second].  Flows hold their own records (Flow.stack_rec/class_rec),
+        # so a packet costs no lookup here.
         self._stacks: dict[tuple[str, ...], list[int]] = {}
-        # use case -> [packets, bytes, bytes this second]; app -> [packets, bytes]
-        self._use_cases: dict[str, list[int]] = {}
-        self._apps: dict[str, list[int]] = {}
+        self._classes: dict[tuple[str, str | None], list[int]] = {}
         self._uc_series: dict[str, deque[int]] = {}
         self._series = [deque(maxlen=self._series_len) for _ in range(4)]
         self._series_start = 0
         self._cur_sec = -1
+        self._next_ns = -1  # the first nanosecond of the next second: a frame there rotates the series
         self._cur = [0, 0, 0, 0]  # packets in, packets out, bytes in, bytes out this second
         self._next_sweep = 0
         self.first_ts: float | None = None
@@ -140,40 +144,51 @@ class Engine:
         with self._lock:
             self._process(frames)
 
+    @property
+    def bytes(self) -> int:
+        """Bytes of every packet counted (the sum over layer stacks: nothing extra per packet)."""
+        return sum(rec[1] for rec in self._stacks.values())
+
     def _process(self, frames: Iterable[tuple]) -> None:
-        flows = self.table.flows
-        cap = self._flow_cap
-        stacks = self._stacks
-        ucs = self._use_cases
-        apps = self._apps
-        ring_append = self.ring.append
+        # The per-packet path: locals only, one dict lookup (the flow), counters reached
+        # through the flow.  Work per flow (new flow, new class, new stack) is in methods.
+        if not isinstance(frames, list):
+            frames = list(frames)
+        if not frames:
+            return
+        get_flow = self.table.flows.get
+        new_flow = self._new_flow
         classifier = self.classifier
+        ring_flows: list[Flow] = []
+        keep = ring_flows.append
         cur = self._cur
-        cur_sec = self._cur_sec
-        packets = self.packets
-        nbytes = self.bytes
-        malformed = self.malformed
-        first = packets == 0
-        ts = 0.0
-        for frame in frames:
-            ts_ns, ifindex, direction, wire_len, data, linktype = frame
+        next_ns = self._next_ns
+        in_p = in_b = out_p = out_b = 0
+        malformed = 0
+        sweep = False
+        if self.first_ts is None:
+            self.first_ts = frames[0][0] / 1e9
+        for ts_ns, ifindex, direction, wire_len, data, linktype in frames:
             m = decode(data, linktype)
-            packets += 1
-            nbytes += wire_len
-            stack = m[0]
-            c = stacks.get(stack)
-            if c is None:
-                c = stacks[stack] = [0, 0]
-            c[0] += 1
-            c[1] += wire_len
             if m[9]:
                 malformed += 1
             ts = ts_ns / 1e9
-            if first:
-                self.first_ts = ts
-                first = False
+            if ts_ns >= next_ns:  # a new second: close the last one first
+                cur[0] += in_p
+                cur[1] += out_p
+                cur[2] += in_b
+                cur[3] += out_b
+                in_p = in_b = out_p = out_b = 0
+                sec = ts_ns // 1_000_000_000
+                self._rotate(sec)
+                cur = self._cur
+                next_ns = self._next_ns
+                if sec >= self._next_sweep:
+                    sweep = True
+                    self._next_sweep = sec + 5
 
             # -- flow
+            stack = m[0]
             l4 = m[4] or (stack[-1] if stack else "?")
             src = m[2]
             dst = m[3]
@@ -185,16 +200,9 @@ class Engine:
             else:
                 key = (l4, dst, dport, src, sport)
                 low = False
-            flow = flows.get(key)
+            flow = get_flow(key)
             if flow is None:
-                if len(flows) >= cap:
-                    self.table.make_room()
-                flow = Flow(key, l4, m[1], src, sport, dst, dport, ts, ts, ifindex, self._next_flow_id, low)
-                self._next_flow_id += 1
-                flow.decided = classifier is None
-                flows[key] = flow
-                if self.new_flows is not None:
-                    self.new_flows.append(flow)
+                flow = new_flow(key, l4, m[1], src, sport, dst, dport, ts, ifindex, low)
                 from_src = True
             else:
                 from_src = low == flow.a_low
@@ -213,6 +221,11 @@ class Engine:
                     flow.fin = True
                 if flags & RST:
                     flow.rst = True
+            if stack is not flow.stack:
+                self._restack(flow, stack)
+            rec = flow.stack_rec
+            rec[0] += 1
+            rec[1] += wire_len
 
             # -- classification (only while undecided, bounded)
             if not flow.decided:
@@ -223,69 +236,81 @@ class Engine:
                     classifier.finish(flow)
                     flow.decided = True
                 if flow.app != before_app or flow.use_case != before_uc:
-                    self._reclass(flow, before_app, before_uc, wire_len)
+                    self._reclass(flow, wire_len)
+            rec = flow.class_rec
+            rec[0] += 1
+            rec[1] += wire_len
 
-            u = ucs.get(flow.use_case)
-            if u is None:
-                u = ucs[flow.use_case] = [0, 0, 0]
-            u[0] += 1
-            u[1] += wire_len
-            u[2] += wire_len
-            app = flow.app
-            if app is not None:
-                a = apps.get(app)
-                if a is None:
-                    a = apps[app] = [0, 0]
-                a[0] += 1
-                a[1] += wire_len
-
-            # -- per-second series
-            sec = ts_ns // 1_000_000_000
-            if sec > cur_sec:
-                self._rotate(sec)
-                cur_sec = sec
-                cur = self._cur
-                if sec >= self._next_sweep:
-                    self.table.expire(ts)
-                    self._next_sweep = sec + 5
+            # -- this second, each way
             if direction == OUT:
-                cur[1] += 1
-                cur[3] += wire_len
+                out_p += 1
+                out_b += wire_len
             else:
-                cur[0] += 1
-                cur[2] += wire_len
+                in_p += 1
+                in_b += wire_len
+            keep(flow)
+            if sweep:
+                sweep = False
+                self.table.expire(ts)
+        cur[0] += in_p
+        cur[1] += out_p
+        cur[2] += in_b
+        cur[3] += out_b
+        self.ring.extend(frames)
+        self._ring_flows.extend(ring_flows)
+        self.packets += len(frames)
+        self.malformed += malformed
+        last = frames[-1][0]
+        if last:
+            self.last_ts = last / 1e9
 
-            ring_append((frame, flow, packets))
-        self.packets = packets
-        self.bytes = nbytes
-        self.malformed = malformed
-        if packets:
-            self.last_ts = ts if ts else self.last_ts
+    def _new_flow(
+        self, key: tuple, l4: str, family: int, src: bytes, sport: int, dst: bytes, dport: int, ts: float,
+        ifindex: int, low: bool,
+    ) -> Flow:  # fmt: skip
+        table = self.table
+        if len(table.flows) >= self._flow_cap:
+            table.make_room()
+        flow = Flow(key, l4, family, src, sport, dst, dport, ts, ts, ifindex, self._next_flow_id, low)
+        self._next_flow_id += 1
+        flow.decided = self.classifier is None
+        flow.class_rec = self._class_rec(flow.use_case, flow.app)
+        table.flows[key] = flow
+        if self.new_flows is not None:
+            self.new_flows.append(flow)
+        return flow
 
-    def _reclass(self, flow: Flow, before_app: str | None, before_uc: str, wire_len: int) -> None:
-        """Move what a flow counted under its old class to its new one."""
-        done_p = flow.packets - 1  # this packet is counted after
-        done_b = flow.bytes - wire_len
-        if not done_p:
+    def _restack(self, flow: Flow, stack: tuple[str, ...]) -> None:
+        rec = self._stacks.get(stack)
+        if rec is None:
+            rec = self._stacks[stack] = [0, 0]
+        flow.stack = stack
+        flow.stack_rec = rec
+
+    def _class_rec(self, use_case: str, app: str | None) -> list[int]:
+        key = (use_case, app)
+        rec = self._classes.get(key)
+        if rec is None:
+            rec = self._classes[key] = [0, 0, 0]
+        return rec
+
+    def _reclass(self, flow: Flow, wire_len: int) -> None:
+        """Move what a flow counted under its old class to its new one (this packet counts after)."""
+        old = flow.class_rec
+        new = self._class_rec(flow.use_case, flow.app)
+        if new is old:
             return
-        if flow.use_case != before_uc:
-            old = self._use_cases.get(before_uc)
-            if old is not None:
-                old[0] -= done_p
-                old[1] -= done_b
-            new = self._use_cases.setdefault(flow.use_case, [0, 0, 0])
+        flow.class_rec = new
+        done_p = flow.packets - 1
+        done_b = flow.bytes - wire_len
+        if done_p and old is not None:
+            # Bytes of earlier seconds move with the baseline, so this second's series is unchanged.
+            old[0] -= done_p
+            old[1] -= done_b
+            old[2] -= done_b
             new[0] += done_p
             new[1] += done_b
-        if flow.app != before_app:
-            if before_app is not None:
-                old = self._apps.get(before_app)
-                if old is not None:
-                    old[0] -= done_p
-                    old[1] -= done_b
-            if flow.app is not None:
-                new = self._apps.setdefault(flow.app, [0, 0])
-                new[0] += done_p
-                new[1] += done_b
+            new[2] += done_b
 
     def _tick(self, sec: int) -> None:
         """Live and idle: move the series on to wall-clock second ``sec`` (zeros for the quiet)."""
@@ -348,17 +373,21 @@ class Engine:
             for _ in range(gap):
                 for dq in self._series:
                     dq.append(0)
-            for name, u in self._use_cases.items():
+            per_uc: dict[str, int] = {}
+            for (uc, _app), rec in self._classes.items():
+                per_uc[uc] = per_uc.get(uc, 0) + rec[1] - rec[2]
+                rec[2] = rec[1]
+            for name, v in per_uc.items():
                 dq = self._uc_series.get(name)
                 if dq is None:
                     dq = self._uc_series[name] = deque(maxlen=self._series_len)
-                dq.append(u[2])
-                u[2] = 0
+                dq.append(v)
                 dq.extend([0] * gap)
             self._series_start = sec - len(pin)
         else:
             self._series_start = sec
         self._cur_sec = sec
+        self._next_ns = (sec + 1) * 1_000_000_000
         self._cur = [0, 0, 0, 0]
 
     # ------------------------------------------------------------- readers
@@ -383,11 +412,22 @@ class Engine:
                 pc = protocols.setdefault(name, [0, 0])
                 pc[0] += p
                 pc[1] += b
-        for app, (p, b) in self._apps.items():
-            if p:
-                pc = protocols.setdefault(app, [0, 0])
-                pc[0] += p
-                pc[1] += b
+        use_cases: dict[str, list[int]] = {}
+        apps: dict[str, list[int]] = {}
+        for (uc, app), (p, b, _base) in self._classes.items():
+            if not p:
+                continue
+            c = use_cases.setdefault(uc, [0, 0])
+            c[0] += p
+            c[1] += b
+            if app is not None:
+                c = apps.setdefault(app, [0, 0])
+                c[0] += p
+                c[1] += b
+        for app, (p, b) in apps.items():
+            pc = protocols.setdefault(app, [0, 0])
+            pc[0] += p
+            pc[1] += b
         flows = self.table.flows.values()
         if top is None:
             chosen = sorted(flows, key=_flow_bytes, reverse=True)
@@ -397,7 +437,12 @@ class Engine:
         rows: tuple[PacketRow, ...] = ()
         if recent and ring:
             n = min(recent, len(ring))
-            rows = tuple(_packet_row(ring[i]) for i in range(len(ring) - n, len(ring)))
+            first_seq = self.packets - n + 1
+            frames = list(itertools.islice(reversed(ring), n))[::-1]
+            owners = list(itertools.islice(reversed(self._ring_flows), n))[::-1]
+            rows = tuple(
+                _packet_row(f, fl, first_seq + i) for i, (f, fl) in enumerate(zip(frames, owners, strict=True))
+            )
         if self.source_kind == "live":
             duration = (time.time() - self.started_wall) if self.state == "running" else self._live_duration()
         else:
@@ -427,8 +472,8 @@ class Engine:
             socket_kinds=MappingProxyType({k: Count(*v) for k, v in kinds.items()}),
             protocols=MappingProxyType({k: Count(*v) for k, v in protocols.items()}),
             stacks=tuple((st, Count(p, b)) for st, (p, b) in self._stacks.items()),
-            use_cases=MappingProxyType({k: Count(v[0], v[1]) for k, v in self._use_cases.items() if v[0]}),
-            apps=MappingProxyType({k: Count(*v) for k, v in self._apps.items() if v[0]}),
+            use_cases=MappingProxyType({k: Count(*v) for k, v in use_cases.items()}),
+            apps=MappingProxyType({k: Count(*v) for k, v in apps.items()}),
             flows=tuple(flow_view(f) for f in chosen),
             series=Series(self._series_start, tuple(s[0]), tuple(s[1]), tuple(s[2]), tuple(s[3])),
             use_case_series=MappingProxyType(uc_series),
@@ -448,7 +493,7 @@ class Engine:
     def ring_frames(self) -> list[tuple]:
         """A copy of the frames in the ring, oldest first (for snapshot files)."""
         with self._lock:
-            return [entry[0] for entry in self.ring]
+            return list(self.ring)
 
     # ------------------------------------------------------------ lifetime
     def run(self, source: Source, bpf: str | None = None) -> None:
@@ -564,7 +609,6 @@ def flow_view(f: Flow) -> FlowView:
     )
 
 
-def _packet_row(entry: tuple[tuple, Flow, int]) -> PacketRow:
-    frame, flow, seq = entry
+def _packet_row(frame: tuple, flow: Flow, seq: int) -> PacketRow:
     ts_ns, ifindex, direction, wire_len, data, linktype = frame
     return PacketRow(seq, ts_ns, ifindex, direction, wire_len, data, linktype, flow.id, flow.app, flow.use_case)

@@ -53,6 +53,11 @@ class Flow:
     scratch: object = None
     # Local process owning this flow, when known (filled by attribution).
     owner: object = None
+    # The engine's counters this flow's packets go to, looked up once per flow (or when
+    # its class or its layer stack changes) instead of once per packet.
+    stack: tuple | None = None  # the layer stack of its last packet ...
+    stack_rec: list | None = None  # ... and that stack's [packets, bytes]
+    class_rec: list | None = None  # [packets, bytes, bytes at the start of this second] of its class
 
     @property
     def packets(self) -> int:
