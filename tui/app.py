@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from tui.capture_watch import CaptureWatch
 from tui.engine import Engine, SourceError
 from tui.interfaces import LinkInfo, list_links
 from tui.screens.help import HelpScreen, bindings_of
@@ -35,6 +36,7 @@ class SockscopeApp(App):
     TITLE = "sockscope"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("r", "restart_capture", "Restart capture", show=False),
     ]
     CSS = """
     Screen { background: $background; }
@@ -54,9 +56,11 @@ class SockscopeApp(App):
         self.links = links or list_links  # what the picker lists (a fixed list in picture tests)
         self.exit_svg: str | None = None
         self.saved_on_exit: tuple[str, str] | None = None
+        self.capture_watch = CaptureWatch()  # interface gone/back, capture failed or died
 
     # ----------------------------------------------------------- start
     def on_mount(self) -> None:
+        self.set_interval(1.0, self._watch_capture)
         if self.engine is not None:  # handed in ready-made (tests, scripts)
             self.push_screen(self._monitor(self.engine))
         elif getattr(self.args, "read", None):
@@ -118,6 +122,33 @@ class SockscopeApp(App):
     def open_picker(self, back: bool = False) -> None:
         if not isinstance(self.screen, PickerScreen):
             self.push_screen(PickerScreen(back=back, watch=self.watch_links, links=self.links))
+
+    # ------------------------------------------------------- faults
+    def _watch_capture(self) -> None:
+        notice = self.capture_watch.check(self.engine)
+        if notice is not None:
+            self.notify(notice.text, severity=notice.severity, timeout=30)
+
+    def action_restart_capture(self) -> None:
+        """After a failure or a removed interface: resume a live capture on the same engine
+        (its counters go on), or replay a file from its start."""
+        engine = self.engine
+        if engine is None or engine.running:
+            self.notify("The capture is running.", timeout=3)
+            return
+        if engine.source_kind == "file":
+            self.start_file(getattr(self.args, "read", None) or engine.source_name)
+            return
+        from tui.cli import open_source
+
+        opts = argparse.Namespace(**{**vars(self.args), "interface": engine.source_name, "read": None})
+        try:
+            source = open_source(opts, default_speed=1.0)
+        except (SourceError, ValueError, OSError) as exc:
+            self.notify(f"Cannot restart: {exc}", severity="error", timeout=10)
+            return
+        engine.start(source, bpf=getattr(opts, "filter", None))
+        self.notify(f"Capturing on {engine.source_name} again; the counters go on.", timeout=5)
 
     # ---------------------------------------------------------- keys
     def action_help(self) -> None:
