@@ -58,8 +58,8 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _wait_dropped_with_socket(proc: subprocess.Popen, timeout: float = 20.0):
-    """Poll the process until it holds an AF_PACKET socket and runs as 65534; its Privileges then."""
+def _wait_dropped_with_socket(proc: subprocess.Popen, timeout: float = 20.0, caps: int | None = None):
+    """Poll the process until it holds an AF_PACKET socket and runs as 65534 (with ``caps`` permitted)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -72,6 +72,7 @@ def _wait_dropped_with_socket(proc: subprocess.Popen, timeout: float = 20.0):
         if (
             last is not None
             and last.uids[1] == NOBODY
+            and (caps is None or last.cap_permitted == caps)
             and sudo_like.socket_inodes_of(proc.pid) & sudo_like.packet_socket_inodes()
         ):
             return last
@@ -253,3 +254,44 @@ def test_without_net_raw_live_fails_clearly_and_file_replay_works(root_only, sha
 
     report = json.loads(replay.stdout)
     assert report["source"]["kind"] == "file" and report["packets"] > 0
+
+
+# ----------------------------------------------------------------------------- launcher
+@pytest.mark.live
+@pytest.mark.netns
+def test_launcher_gives_net_raw_to_its_group_only_and_sockscope_drops_it(root_only, netns, shared_dir):
+    """tui.launcher: a venv-local interpreter copy with CAP_NET_RAW, mode 0750 for one group."""
+    from tui import launcher
+
+    venv = shared_dir / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text((Path(sys.prefix) / "pyvenv.cfg").read_text())
+    (venv / "lib").symlink_to(Path(sys.prefix) / "lib")
+    copy, wrapper = launcher.install(venv / "bin", NOBODY)
+    caps = subprocess.run(["getcap", str(copy)], capture_output=True, text=True).stdout
+    assert "cap_net_raw" in caps and "cap_net_admin" not in caps, caps
+    assert copy.stat().st_mode & 0o777 == 0o750 and copy.stat().st_gid == NOBODY
+
+    env = {"PATH": os.environ["PATH"], "HOME": str(shared_dir)}
+    argv = sudo_like.as_user_argv([str(wrapper), "report", "-i", netns.host, "--duration", "2", "--format", "json"])
+    proc = subprocess.Popen(argv, env=env, cwd=shared_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        held = _wait_dropped_with_socket(proc, caps=0)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert '"packets"' in out
+    assert held.uids[1] == NOBODY and held.cap_effective == held.cap_permitted == 0, held  # dropped once open
+
+    # Outside the group: not even executable.
+    code = (
+        "import os, sys\n"
+        f"os.setgroups([]); os.setresgid(100, 100, 100); os.setresuid({NOBODY}, {NOBODY}, {NOBODY})\n"
+        "try:\n    os.execv(sys.argv[1], [sys.argv[1], '-c', ''])\n"
+        "except PermissionError as e:\n    print('denied', e); sys.exit(3)\n"
+    )
+    other = sudo_like.run([*sudo_like.mount_wrapper(), sys.executable, "-c", code, str(copy)], env=env, cwd=shared_dir)
+    assert other.returncode == 3 and "denied" in other.stdout, other
