@@ -38,8 +38,9 @@ def capture_privilege_problem() -> str | None:
     except PermissionError:
         return (
             "Live capture needs the CAP_NET_RAW capability, which this process does not have. "
-            "Run `sudo sockscope`, or give the interpreter the capability once: "
-            "`sudo setcap cap_net_raw,cap_net_admin+eip $(readlink -f .venv/bin/python)`. "
+            "Run `sudo sockscope` (it drops to your user once the socket is open), or make a capture "
+            "launcher once: `sudo .venv/bin/python -m tui.launcher install --group GROUP`, then start "
+            "`.venv/bin/sockscope-netraw` (never setcap the interpreter itself: see README). "
             "Without it you can still replay a capture: `sockscope -r FILE` or `sockscope --demo`."
         )
     except OSError as exc:
