@@ -123,11 +123,12 @@ def test_report_through_sudo_runs_as_invoking_user_and_files_are_theirs(root_onl
 
 @pytest.mark.live
 @pytest.mark.netns
-def test_monitor_through_sudo_keeps_only_net_raw(root_only, netns, shared_dir):
-    """The monitor may open another interface from the picker, so it keeps CAP_NET_RAW and nothing else."""
+def test_monitor_through_sudo_keeps_only_net_raw_and_saves_as_the_user(root_only, netns, shared_dir):
+    """The monitor may open another interface from the picker, so it keeps CAP_NET_RAW and nothing else;
+    the snapshot it writes on exit (SIGTERM here) belongs to the invoking user."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        sudo_like.sockscope_argv("-i", netns.host, "--snapshot-dir", str(shared_dir / "snaps")),
+        sudo_like.sockscope_argv("-i", netns.host, "--snapshot-on-exit", "--snapshot-dir", str(shared_dir / "snaps")),
         env=sudo_like.sudo_env(TERM="xterm-256color", COLUMNS="100", LINES="30"),
         cwd=shared_dir,
         stdin=slave,
@@ -141,10 +142,12 @@ def test_monitor_through_sudo_keeps_only_net_raw(root_only, netns, shared_dir):
     drain.start()
     try:
         held = _wait_dropped_with_socket(proc, timeout=30)
+        netns.exec("ping", "-c", "2", "-i", "0.2", "-W", "1", netns.host_ip, check=False)
+        time.sleep(1.0)  # the monitor's first screen
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -156,6 +159,10 @@ def test_monitor_through_sudo_keeps_only_net_raw(root_only, netns, shared_dir):
     assert held.groups == ()
     assert held.cap_effective == held.cap_permitted == held.cap_bounding == NET_RAW, held
     assert held.no_new_privs
+    assert proc.returncode == 0
+    saved = shared_dir / "snaps"
+    assert [p for p in saved.iterdir() if p.is_dir()], "no snapshot written on exit"
+    assert _owners(saved) == {(NOBODY, NOBODY)}
 
 
 def _drain(fd: int, stop: threading.Event) -> None:
