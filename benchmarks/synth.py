@@ -3,8 +3,8 @@
 The mix is what a busy host or a small office uplink carries: TLS and HTTP over TCP (IPv4
 and IPv6) with real ClientHellos and Host headers, bulk TCP on unknown ports, DNS queries
 and answers, QUIC-port and RTP datagrams, unknown UDP, ICMP and ICMPv6 echoes.  Flows are
-short and long (2 to 40 packets); their packets are shuffled together so the flow table
-holds every flow at once, as on a real link.  Addresses come from the benchmarking range
+short and long (2 to 40 packets) and overlap in time (see ``_arrivals``), so the flow table
+holds every flow at once at the end.  Addresses come from the benchmarking range
 198.18.0.0/15 and the documentation ranges (203.0.113.0/24, 2001:db8::/32): these frames
 are never sent anywhere but a test namespace.
 
@@ -212,7 +212,29 @@ def _counts(flows: int, frames: int, rng: random.Random) -> list[int]:
     return scaled
 
 
-def synthetic_mix(frames: int = 1_000_000, flows: int = 100_000, seed: int = 8) -> list[tuple]:
+def _arrivals(counts: list[int], frames: int, spread: bool, rng: random.Random) -> list[int]:
+    """The flow of each frame, in capture order.
+
+    As on a real link, a flow's packets come close together: each flow starts at a random
+    point and lasts a span that grows with its length (a DNS exchange within ~100 frames, a
+    long transfer over up to ~50,000).  Flows overlap, and none ends before the capture does,
+    so the table still holds every one of them at the end.  ``spread`` is the worst case
+    for caches instead: every flow's packets scattered uniformly over the whole capture.
+    """
+    if spread:
+        order = [i for i, c in enumerate(counts) for _ in range(c)]
+        rng.shuffle(order)
+        return order
+    events: list[tuple[float, int]] = []
+    for i, c in enumerate(counts):
+        span = rng.uniform(2, 100) if c <= 4 else rng.uniform(100, 5_000) if c <= 14 else rng.uniform(1_000, 50_000)
+        start = rng.uniform(0, frames)
+        events.extend((start + rng.random() * span, i) for _ in range(c))
+    events.sort()
+    return [i for _pos, i in events]
+
+
+def synthetic_mix(frames: int = 1_000_000, flows: int = 100_000, seed: int = 8, spread: bool = False) -> list[tuple]:
     """``frames`` engine frames (ts_ns, ifindex, direction, wire_len, data, linktype) over ``flows`` flows."""
     flows = max(1, min(flows, frames))
     rng = random.Random(seed)
@@ -223,10 +245,7 @@ def synthetic_mix(frames: int = 1_000_000, flows: int = 100_000, seed: int = 8) 
     kinds = (kinds + ["tls4"] * flows)[:flows]
     rng.shuffle(kinds)
     built = [_build_flow(i, kinds[i], rng, hellos) for i in range(flows)]
-    order: list[int] = []
-    for i, c in enumerate(_counts(flows, frames, rng)):
-        order += [i] * c
-    rng.shuffle(order)
+    order = _arrivals(_counts(flows, frames, rng), frames, spread, rng)
     seen = [0] * flows
     out = []
     append = out.append

@@ -41,6 +41,9 @@ class Classifier(Protocol):
     def finish(self, flow: Flow) -> None:
         """The flow has shown enough packets without a verdict: settle it."""
 
+    # Optional: a classifier with ``payload_only = True`` is shown a flow's first packet and
+    # then only its packets that carry payload (the rest still count towards INSPECT_LIMIT).
+
 
 class Source(Protocol):
     """A producer of frame batches (live socket or file)."""
@@ -159,6 +162,7 @@ class Engine:
         get_flow = self.table.flows.get
         new_flow = self._new_flow
         classifier = self.classifier
+        payload_only = getattr(classifier, "payload_only", False)
         ring_flows: list[Flow] = []
         keep = ring_flows.append
         cur = self._cur
@@ -229,14 +233,15 @@ class Engine:
 
             # -- classification (only while undecided, bounded)
             if not flow.decided:
-                before_app, before_uc = flow.app, flow.use_case
-                classifier.observe(flow, m, data, from_src)
-                flow.inspected += 1
-                if not flow.decided and flow.inspected >= INSPECT_LIMIT:
-                    classifier.finish(flow)
-                    flow.decided = True
-                if flow.app != before_app or flow.use_case != before_uc:
-                    self._reclass(flow, wire_len)
+                inspected = flow.inspected = flow.inspected + 1
+                off = m[8]
+                if inspected == 1 or not payload_only or 0 <= off < len(data):
+                    before_app, before_uc = flow.app, flow.use_case
+                    classifier.observe(flow, m, data, from_src)
+                    if flow.app != before_app or flow.use_case != before_uc:
+                        self._reclass(flow, wire_len)
+                if inspected >= INSPECT_LIMIT and not flow.decided:
+                    self._settle(flow, wire_len)
             rec = flow.class_rec
             rec[0] += 1
             rec[1] += wire_len
@@ -279,6 +284,14 @@ class Engine:
         if self.new_flows is not None:
             self.new_flows.append(flow)
         return flow
+
+    def _settle(self, flow: Flow, wire_len: int) -> None:
+        """The classifier has seen enough of this flow: it must decide now."""
+        before_app, before_uc = flow.app, flow.use_case
+        self.classifier.finish(flow)
+        flow.decided = True
+        if flow.app != before_app or flow.use_case != before_uc:
+            self._reclass(flow, wire_len)
 
     def _restack(self, flow: Flow, stack: tuple[str, ...]) -> None:
         rec = self._stacks.get(stack)

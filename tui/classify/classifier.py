@@ -75,6 +75,8 @@ class FlowState:
 class Classifier:
     """Fills flow.app / use_case / reason / name / decided from rules and the first packets."""
 
+    payload_only = True  # after a flow's first packet, packets without payload teach nothing here
+
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         # Bounded caches evict their oldest entry: OrderedDict.popitem(last=False) is O(1), whereas
