@@ -31,7 +31,7 @@ from tui.widgets.protocols import ProtocolsPanel
 from tui.widgets.rate_chart import RateChart
 from tui.widgets.use_cases import UseCasesPanel
 
-REFRESH_S = 0.25  # four snapshots a second
+REFRESH_S = 0.2  # five snapshots a second (the target is at least four)
 PANELS = ("use-cases", "protocols", "rate", "flows", "packets")
 MAX_FLOWS = 1000  # largest flows taken from each snapshot
 
@@ -140,9 +140,14 @@ class MonitorScreen(Screen):
 
     # ----------------------------------------------------------- refresh
     def refresh_panels(self) -> None:
+        """Read a snapshot and hand it to the panels (skipped while paused)."""
         if self.paused:
             return
-        snap = self.engine.snapshot(top=MAX_FLOWS, recent=TAIL)
+        self._show_snapshot(self.engine.snapshot(top=MAX_FLOWS, recent=TAIL))
+
+    def _show_snapshot(self, snap: Snapshot) -> None:
+        if self.paused or not self.is_attached:
+            return
         self.last = snap
         self._update_panels(snap)
         self.refresh_times.append(time.monotonic())
