@@ -41,6 +41,8 @@ TP_STATUS_VLAN_TPID_VALID = 1 << 6
 
 _BLOCK_HDR = struct.Struct("=IIIIIIQ")  # version, offset_to_priv, status, num_pkts, offset_first, blk_len, seq
 _PKT_HDR = struct.Struct("=IIIIIIHH")  # next_offset, sec, nsec, snaplen, len, status, mac, net
+_PKT_HDR_LEAN = struct.Struct("=IIIIIIH")  # the same without tp_net
+_PKTTYPE_AT = 48 + 10  # sll_pkttype: TPACKET3_HDRLEN, then family, protocol, ifindex, hatype
 _PKT_VLAN = struct.Struct("=IIHH")  # rxhash, vlan_tci, vlan_tpid, padding
 _SLL = struct.Struct("=HHiHBB")  # family, protocol, ifindex, hatype, pkttype, halen
 _STATS = struct.Struct("=III")
@@ -84,6 +86,7 @@ class LiveSource:
         self._types: dict[int, int] = {}  # ifindex -> linktype
         self._names: dict[int, str] = {}
         self._ring: mmap.mmap | None = None
+        self._lo = False
         self._block_size = block_size
         self._block_count = block_count
         if iface == "any":
@@ -239,6 +242,13 @@ class LiveSource:
         idx = 0
         idle = 0
         lo_types = lt.ARPHRD_LOOPBACK
+        # Bound to one interface: every frame has its ifindex and link type, so a block is
+        # read by the lean loop in _block_one_iface.
+        fixed_type = None
+        if self.ifindex:
+            hatype = self._hatype(self.ifindex)
+            fixed_type = self._linktype(self.ifindex, hatype)
+            self._lo = hatype == lo_types
         try:
             while not stop.is_set():
                 base = idx * bsize
@@ -256,6 +266,12 @@ class LiveSource:
                     continue
                 idle = 0
                 _v, _p, _st, num, first, _blen, _seq = _BLOCK_HDR.unpack_from(ring, base)
+                if fixed_type is not None:
+                    batch = self._block_one_iface(ring, base + first, num, fixed_type)
+                    struct.pack_into("=I", ring, base + 8, TP_STATUS_KERNEL)
+                    idx = (idx + 1) % nblocks
+                    yield batch
+                    continue
                 batch = []
                 append = batch.append
                 p = base + first
@@ -287,6 +303,29 @@ class LiveSource:
                 yield batch
         except _Ended:
             return
+
+    def _block_one_iface(self, ring: mmap.mmap, p: int, num: int, linktype: int) -> list[tuple]:
+        """The frames of one ring block on a single interface (the common case, kept lean)."""
+        batch: list[tuple] = []
+        append = batch.append
+        unpack = _PKT_HDR_LEAN.unpack_from
+        ifindex = self.ifindex
+        lo = self._lo
+        for _ in range(num):
+            nxt, sec, nsec, snap, wlen, pstatus, mac = unpack(ring, p)
+            if ring[p + _PKTTYPE_AT] == PACKET_OUTGOING:
+                if lo:  # loopback: the same packet comes back in as incoming
+                    p += nxt
+                    continue
+                direction = OUT
+            else:
+                direction = IN
+            data = ring[p + mac : p + mac + snap]
+            if pstatus & TP_STATUS_VLAN_VALID:
+                data, wlen = _reinsert_vlan(ring, p, data, wlen, pstatus)
+            append((sec * 1_000_000_000 + nsec, ifindex, direction, wlen, data, linktype))
+            p += nxt
+        return batch
 
     # --------------------------------------------------------------- recv
     def _recv_batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
