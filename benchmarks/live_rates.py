@@ -10,7 +10,7 @@ the CPU seconds the capture process used while the load ran.
 * sockscope: the engine exactly as ``sockscope report -i`` builds it (classifier with the
   built-in rules, TPACKET_V3 ring, capture thread, process attribution), in a child process.
 * tcpdump: ``tcpdump -i IFACE -nn -w /dev/null`` (its defaults: 2 MB ring).
-* scapy: ``sniff(store=False, prn=count)`` on scapy's own listening socket.
+* scapy: ``AsyncSniffer(store=False, prn=count)`` (``sniff``'s loop) on scapy's own listening socket.
 
 Root only (raw sockets, namespaces).
 """
@@ -55,18 +55,20 @@ print(json.dumps({"seen": s.packets, "kernel_packets": s.kernel_packets, "drops"
 SCAPY_CHILD = r"""
 import json, struct, sys
 from scapy.config import conf
-from scapy.sendrecv import sniff
+from scapy.sendrecv import AsyncSniffer
 sock = conf.L2listen(iface=sys.argv[1])
 n = [0]
 def count(_p):
     n[0] += 1
+sniffer = AsyncSniffer(opened_socket=sock, store=False, prn=count)
+sniffer.start()
 print("ready", flush=True)
-import threading
-stop = threading.Event()
-threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
-sniff(opened_socket=sock, store=False, prn=count, stop_filter=lambda _p: stop.is_set(), timeout=float(sys.argv[2]))
-raw = sock.ins.getsockopt(263, 6, 12)
-packets, drops = struct.unpack("=II", raw[:8])
+sys.stdin.readline()
+sniffer.stop()
+try:
+    packets, drops = struct.unpack("=II", sock.ins.getsockopt(263, 6, 12)[:8])
+except OSError:
+    packets = drops = -1
 print(json.dumps({"seen": n[0], "kernel_packets": packets, "drops": drops}), flush=True)
 """
 

@@ -4,8 +4,10 @@ A Python ``sendto`` loop tops out near 100-150k packets/s on one core here, well
 the 200k/s step and of what tcpdump can take.  This writes small prebuilt Ethernet frames
 (UDP and TCP, alternately, over a few hundred flows) with ``sendmmsg`` on an AF_PACKET
 socket, paced to a rate or as fast as it can, and stops after a number of seconds and a
-number of packets, whichever comes first.  It prints what it really sent and how long it
-took; the benchmark reports the receiving interface's own counter as the offered load.
+number of packets, whichever comes first.  With DISTINCT_FLOWS every packet of a cycle of
+that many is a flow of its own (a churn of new conversations, for memory soaks).  It prints
+what it really sent and how long it took; the benchmark reports the receiving interface's
+own counter as the offered load.
 
 Frames go to a MAC address nobody owns, like traffic on a mirror port: the capture sees
 every one of them and the receiving stack drops them at once (no replies to count).
@@ -55,9 +57,10 @@ static uint16_t csum(const uint8_t *p, int n) {
 
 int main(int argc, char **argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s IFACE PPS(0=max) SECONDS MAX_PACKETS\n", argv[0]);
+        fprintf(stderr, "usage: %s IFACE PPS(0=max) SECONDS MAX_PACKETS [DISTINCT_FLOWS]\n", argv[0]);
         return 2;
     }
+    long long distinct = argc > 5 ? atoll(argv[5]) : 0;  /* > 0: every packet of a cycle is its own flow */
     const char *ifname = argv[1];
     double pps = atof(argv[2]), seconds = atof(argv[3]);
     long long maxp = atoll(argv[4]);
@@ -114,7 +117,22 @@ int main(int argc, char **argv) {
             continue;
         }
         int n = due - sent < BATCH ? (int)(due - sent) : BATCH;
-        for (int i = 0; i < n; i++) iovs[i].iov_base = frames[(sent + i) % FLOWS];
+        static uint8_t churn[BATCH][FRAME];
+        for (int i = 0; i < n; i++) {
+            if (distinct > 0) {  /* a new source address and port per packet, cycling */
+                long long k = (sent + i) % distinct;
+                memcpy(churn[i], frames[k & 1], FRAME);
+                /* source 198.18.0.0/15 from the low 17 bits, source port from the rest */
+                churn[i][14 + 13] = (uint8_t)(18 + (k >> 16 & 1));
+                churn[i][14 + 14] = (uint8_t)(k >> 8);
+                churn[i][14 + 15] = (uint8_t)k;
+                uint16_t sp = htons((uint16_t)(1024 + (k >> 17)));
+                memcpy(churn[i] + 34, &sp, 2);
+                iovs[i].iov_base = churn[i];
+            } else {
+                iovs[i].iov_base = frames[(sent + i) % FLOWS];
+            }
+        }
         int r = sendmmsg(fd, msgs, n, 0);
         if (r < 0) { errors++; struct timespec ts = {0, 20000}; nanosleep(&ts, NULL); continue; }
         sent += r;
