@@ -8,6 +8,7 @@ a reader never sees a half-counted packet.  The engine imports nothing from the 
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import threading
@@ -412,9 +413,14 @@ class Engine:
         busiest hosts (derived from the flows here, so the per-packet path pays nothing).
         """
         with self._lock:
-            return self._snapshot(top, recent, hosts)
+            snap, copies = self._snapshot(top, recent, hosts)
+        # Outside the lock (capture goes on): flows become printable records.  ``copies``
+        # holds what can change, taken under the lock; the rest of a flow never changes.
+        if top is None:
+            copies.sort(key=_copy_bytes, reverse=True)
+        return dataclasses.replace(snap, flows=tuple(_view(c) for c in copies))
 
-    def _snapshot(self, top: int | None, recent: int, hosts: int = 0) -> Snapshot:
+    def _snapshot(self, top: int | None, recent: int, hosts: int = 0) -> tuple[Snapshot, list[tuple]]:
         kinds = {k: [0, 0] for k in SOCKET_KINDS}
         protocols: dict[str, list[int]] = {}
         for stack, (p, b) in self._stacks.items():
@@ -442,10 +448,12 @@ class Engine:
             pc[0] += p
             pc[1] += b
         flows = self.table.flows.values()
-        if top is None:
-            chosen = sorted(flows, key=_flow_bytes, reverse=True)
-        else:
-            chosen = heapq.nlargest(top, flows, key=_flow_bytes)
+        chosen = flows if top is None else heapq.nlargest(top, flows, key=_flow_bytes)
+        copies = [
+            (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
+             f.state, f.owner)
+            for f in chosen
+        ]  # fmt: skip
         ring = self.ring
         rows: tuple[PacketRow, ...] = ()
         if recent and ring:
@@ -464,7 +472,7 @@ class Engine:
         bp, bd = self._kernel_base
         uc_series = {name: tuple(dq) for name, dq in self._uc_series.items()}
         s = self._series
-        return Snapshot(
+        snap = Snapshot(
             source_kind=self.source_kind,
             source_name=self.source_name,
             state=self.state,
@@ -487,7 +495,7 @@ class Engine:
             stacks=tuple((st, Count(p, b)) for st, (p, b) in self._stacks.items()),
             use_cases=MappingProxyType({k: Count(*v) for k, v in use_cases.items()}),
             apps=MappingProxyType({k: Count(*v) for k, v in apps.items()}),
-            flows=tuple(flow_view(f) for f in chosen),
+            flows=(),
             series=Series(self._series_start, tuple(s[0]), tuple(s[1]), tuple(s[2]), tuple(s[3])),
             use_case_series=MappingProxyType(uc_series),
             recent=rows,
@@ -495,6 +503,7 @@ class Engine:
             interfaces=MappingProxyType(dict(self._interfaces())),
             hosts=self._hosts(hosts) if hosts else (),
         )
+        return snap, copies
 
     def _live_duration(self) -> float:
         return (self._ended_wall or time.time()) - self.started_wall
@@ -591,8 +600,20 @@ def _flow_bytes(f: Flow) -> int:
 
 def flow_view(f: Flow) -> FlowView:
     """Copy a live flow into an immutable record with printable addresses."""
+    return _view(
+        (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
+         f.state, f.owner)
+    )  # fmt: skip
+
+
+def _copy_bytes(c: tuple) -> int:
+    return c[6] + c[8]
+
+
+def _view(c: tuple) -> FlowView:
+    """A FlowView from a flow and the copy of its changing fields (see Engine.snapshot)."""
+    f, app, use_case, reason, name, packets_ab, bytes_ab, packets_ba, bytes_ba, last_seen, state, owner = c
     ports = has_ports(f.proto)
-    owner = f.owner
     return FlowView(
         id=f.id,
         proto=f.proto,
@@ -601,17 +622,17 @@ def flow_view(f: Flow) -> FlowView:
         sport=f.sport if ports else None,
         dst=address_text(f.dst, f.family),
         dport=f.dport if ports else None,
-        app=f.app,
-        use_case=f.use_case,
-        reason=f.reason,
-        name=f.name,
-        packets_ab=f.packets_ab,
-        bytes_ab=f.bytes_ab,
-        packets_ba=f.packets_ba,
-        bytes_ba=f.bytes_ba,
+        app=app,
+        use_case=use_case,
+        reason=reason,
+        name=name,
+        packets_ab=packets_ab,
+        bytes_ab=bytes_ab,
+        packets_ba=packets_ba,
+        bytes_ba=bytes_ba,
         first_seen=f.first_seen,
-        last_seen=f.last_seen,
-        state=f.state,
+        last_seen=last_seen,
+        state=state,
         ifindex=f.ifindex,
         pid=getattr(owner, "pid", None),
         process=getattr(owner, "process", None),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from socket import AF_INET, inet_ntop
 
 from tui.decode import PORT_PROTOCOLS
 
@@ -84,7 +85,7 @@ class Flow:
 def address_text(addr: bytes, family: int) -> str:
     """Human text for an address from decode(): IPv4/IPv6 notation, or a MAC address."""
     if family == 4 and len(addr) == 4:
-        return str(ipaddress.IPv4Address(addr))
+        return inet_ntop(AF_INET, addr)  # the same text as ipaddress, several times faster
     if family == 6 and len(addr) == 16:
         return str(ipaddress.IPv6Address(addr))
     if not addr:
