@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from tui.attribution.attributor import Attributor
 from tui.capture_watch import CaptureWatch
 from tui.engine import Engine, SourceError
 from tui.interfaces import LinkInfo, list_links
@@ -48,12 +49,18 @@ class SockscopeApp(App):
         engine: Engine | None = None,
         watch_links: bool = True,
         links: Callable[[], list[LinkInfo]] | None = None,
+        namespaces: Callable[[], list] | None = None,
+        lookup: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.args = args
         self.engine: Engine | None = engine
         self.watch_links = watch_links
         self.links = links or list_links  # what the picker lists (a fixed list in picture tests)
+        self.namespaces = namespaces  # other namespaces for the picker (None: tui.netns_list)
+        self.lookup = lookup  # reverse DNS for `n` (None: the system resolver)
+        self.attributor: Attributor | None = None  # who owns the live capture's flows
+        self.netns: str | None = getattr(args, "netns", None)  # namespace of the live capture
         self.exit_svg: str | None = None
         self.saved_on_exit: tuple[str, str] | None = None
         self.capture_watch = CaptureWatch()  # interface gone/back, capture failed or died
@@ -66,12 +73,20 @@ class SockscopeApp(App):
         elif getattr(self.args, "read", None):
             self.start_file(self.args.read)
         elif getattr(self.args, "interface", None):
-            self.start_live(self.args.interface)
+            self.start_live(self.args.interface, self.netns)
         else:
-            self.push_screen(PickerScreen(watch=self.watch_links, links=self.links))
+            self.push_screen(self._picker())
 
     def _monitor(self, engine: Engine) -> MonitorScreen:
-        return MonitorScreen(engine, snapshot_dir=getattr(self.args, "snapshot_dir", "snapshots") or "snapshots")
+        return MonitorScreen(
+            engine,
+            snapshot_dir=getattr(self.args, "snapshot_dir", "snapshots") or "snapshots",
+            attributor=self.attributor if self.attributor is not None and self.attributor.engine is engine else None,
+            lookup=self.lookup,
+        )
+
+    def _picker(self, **kw) -> PickerScreen:
+        return PickerScreen(watch=self.watch_links, links=self.links, namespaces=self.namespaces, **kw)
 
     def _new_capture(self, live: bool, **override) -> Engine:
         """Build and start an engine on the source the options (with ``override``) name."""
@@ -91,14 +106,16 @@ class SockscopeApp(App):
             return
         self._switch_to(engine)
 
-    def start_live(self, iface: str) -> None:
-        """Capture on ``iface``; on failure stay in (or go to) the picker with the reason."""
+    def start_live(self, iface: str, netns: str | None = None) -> None:
+        """Capture on ``iface`` (inside namespace ``netns`` when given), with process
+        attribution in that namespace; on failure stay in (or go to) the picker with the reason."""
         try:
-            engine = self._new_capture(live=True, interface=iface, read=None)
+            engine = self._new_capture(live=True, interface=iface, read=None, netns=netns)
         except (SourceError, ValueError, OSError) as exc:
             self._picker_message(str(exc))
             return
-        self._switch_to(engine)
+        self.netns = netns
+        self._switch_to(engine, Attributor(engine, netns))
 
     def _picker_message(self, text: str) -> None:
         screen = self.screen
@@ -106,13 +123,36 @@ class SockscopeApp(App):
             screen.show_message(text, "error")
             self.notify(text, severity="error", timeout=8)
         else:
-            self.push_screen(PickerScreen(message=text, watch=self.watch_links, links=self.links))
+            self.push_screen(self._picker(message=text))
 
-    def _switch_to(self, engine: Engine) -> None:
+    def _switch_to(self, engine: Engine, attributor: Attributor | None = None) -> None:
         old, self.engine = self.engine, engine
+        old_att, self.attributor = self.attributor, attributor
+        if old_att is not None:
+            old_att.stop(timeout=2.0, final=False)
         if old is not None:
             old.stop(timeout=2.0)
+        if attributor is not None:
+            self._start_attribution(attributor)
         self.run_worker(self._replace_screens(engine), exclusive=True, group="screens")
+
+    def _start_attribution(self, attributor: Attributor) -> None:
+        """Start the attributor off the UI thread: its first pass walks /proc (and may enter
+        a namespace), which must not hold the screen."""
+
+        def start() -> None:
+            attributor.start()
+            if attributor.error:
+                self.call_from_thread(
+                    self.notify, f"No process attribution: {attributor.error}", severity="warning", timeout=10
+                )
+
+        self.run_worker(start, thread=True, group="attribution", exit_on_error=False)
+
+    def stop_attribution(self) -> None:
+        att, self.attributor = self.attributor, None
+        if att is not None:
+            att.stop(timeout=2.0, final=False)
 
     async def _replace_screens(self, engine: Engine) -> None:
         while len(self.screen_stack) > 1:
@@ -121,7 +161,7 @@ class SockscopeApp(App):
 
     def open_picker(self, back: bool = False) -> None:
         if not isinstance(self.screen, PickerScreen):
-            self.push_screen(PickerScreen(back=back, watch=self.watch_links, links=self.links))
+            self.push_screen(self._picker(back=back))
 
     # ------------------------------------------------------- faults
     def _watch_capture(self) -> None:
@@ -141,7 +181,10 @@ class SockscopeApp(App):
             return
         from tui.cli import open_source
 
-        opts = argparse.Namespace(**{**vars(self.args), "interface": engine.source_name, "read": None})
+        iface = engine.source_name
+        if self.netns is not None:  # a namespaced source is named IFACE@NAMESPACE
+            iface = iface.rsplit("@", 1)[0]
+        opts = argparse.Namespace(**{**vars(self.args), "interface": iface, "read": None, "netns": self.netns})
         try:
             source = open_source(opts, default_speed=1.0)
         except (SourceError, ValueError, OSError) as exc:
@@ -165,7 +208,7 @@ class SockscopeApp(App):
                         continue
                     seen.add(b.description)
                     yield SystemCommand(
-                        b.description,
+                        b.tooltip or b.description,
                         f"key: {b.key_display or b.key}",
                         _runner(node, b.action),
                     )
@@ -202,6 +245,7 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         code = app.run()
     finally:
+        app.stop_attribution()
         engine = app.engine
         if engine is not None:
             engine.stop(timeout=2.0)

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     parser.add_argument("--snapshot-dir", default="snapshots", metavar="DIR", help="where `s` saves snapshots")
     parser.add_argument("--snapshot-on-exit", action="store_true", help="save a snapshot when the monitor exits")
+    parser.add_argument(
+        "--netns", metavar="NS", help="with -i: capture inside a network namespace (a name from `ip netns`, or pid:N)"
+    )
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     rep = sub.add_parser(

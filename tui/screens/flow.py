@@ -1,7 +1,8 @@
-"""Flow detail: counters both ways, the classification and why, and the flow's packets."""
+"""Flow detail: counters both ways, the classification and why, who owns it, and its packets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,7 +19,24 @@ from tui.widgets.packets import PacketsPanel
 from tui.widgets.summary import endpoint, use_case_label
 
 
-def flow_text(f: FlowView) -> Text:
+def command_line(f: FlowView) -> str | None:
+    """The owner's full command line from /proc, if the process still runs as the same command."""
+    if f.pid is None:
+        return None
+    from tui.attribution.procfs import read_process
+
+    info = read_process(f.pid)
+    if info is None or (f.process is not None and info.comm != f.process):
+        return None  # gone, or the pid now belongs to another program
+    return info.cmdline
+
+
+def flow_text(
+    f: FlowView,
+    names: Callable[[str], str | None] | None = None,
+    cmdline: str | None = None,
+) -> Text:
+    """The flow's facts; ``names`` (reverse DNS, never blocking) adds host names of both ends."""
     t = Text()
 
     def line(label: str, value: str, style: str = "") -> None:
@@ -34,10 +52,20 @@ def flow_text(f: FlowView) -> Text:
     line("why", f.reason or "no rule matched (yet)", "" if f.reason else "dim")
     if f.name:
         line("name", f.name)
-    if f.process or f.pid:
-        line("process", f"{f.process or '?'} (pid {f.pid}, user {f.user or '?'})")
-    if f.container:
-        line("container", f.container)
+    if names is not None:
+        for label, addr in (("from host", f.src), ("to host", f.dst)):
+            host = names(addr)
+            line(label, host or "(no reverse name yet)", "italic" if host else "dim")
+    if f.pid is not None:
+        line("process", f"{f.process or '?'}  pid {f.pid}", "bold cyan")
+        if cmdline:
+            line("command", cmdline[:300])
+        line("user", f.user or "?")
+        line("container", f.container or "none (host)", "" if f.container else "dim")
+    elif f.owner_note:
+        line("process", f"unknown: {f.owner_note}", "dim")
+        if f.user:
+            line("user", f.user)
     line("→ sent", f"{human_count(f.packets_ab)} packets, {human_bytes(f.bytes_ab)}")
     line("← received", f"{human_count(f.packets_ba)} packets, {human_bytes(f.bytes_ba)}")
     line("lasted", duration(max(f.last_seen - f.first_seen, 0.0)))
@@ -63,14 +91,16 @@ class FlowScreen(ModalScreen[None]):
     FlowScreen FlowPackets { height: 1fr; border: round $primary-background-lighten-2; }
     """
 
-    def __init__(self, flow: FlowView, snap: Snapshot) -> None:
+    def __init__(self, flow: FlowView, snap: Snapshot, names: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
         self.flow = flow
         self.snap = snap
+        self.names = names
+        self.cmdline = command_line(flow)
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(flow_text(self.flow), id="flow-info")
+            yield Static(flow_text(self.flow, self.names, self.cmdline), id="flow-info")
             yield FlowPackets(id="flow-packets")
             yield Footer()
 
@@ -79,6 +109,11 @@ class FlowScreen(ModalScreen[None]):
         table.update(self.snap)
         table.border_title = f"Packets of this flow still in the ring ({table.row_count})"
         table.focus()
+        if self.names is not None:  # reverse names arrive in the background
+            self.set_interval(0.5, self._refresh_names, name="flow-names")
+
+    def _refresh_names(self) -> None:
+        self.query_one("#flow-info", Static).update(flow_text(self.flow, self.names, self.cmdline))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from tui.screens.packet import PacketScreen

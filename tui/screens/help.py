@@ -18,14 +18,17 @@ def key_label(key: str) -> str:
 
 
 def bindings_of(*nodes: object) -> list[tuple[str, str]]:
-    """(keys, description) of every described binding the given screens / app classes declare."""
+    """(keys, description) of every described binding the given screens / app classes declare.
+
+    The help says what a key does at length: a binding's tooltip when it has one (the footer
+    shows the short description)."""
     by_desc: dict[str, list[str]] = {}
     for node in nodes:
         for cls in reversed(type(node).__mro__):
             for b in cls.__dict__.get("BINDINGS", ()):
                 if not isinstance(b, Binding) or not b.description:
                     continue
-                keys = by_desc.setdefault(b.description, [])
+                keys = by_desc.setdefault(b.tooltip or b.description, [])
                 label = key_label(b.key_display or b.key)
                 if label not in keys:
                     keys.append(label)

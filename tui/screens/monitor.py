@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import work
@@ -27,12 +28,13 @@ from tui.snapshot import Snapshot
 from tui.widgets.flows import SORT_COLUMNS, FlowsPanel
 from tui.widgets.header import HeaderPanel
 from tui.widgets.packets import TAIL, PacketsPanel
+from tui.widgets.processes import ProcessesPanel
 from tui.widgets.protocols import ProtocolsPanel
 from tui.widgets.rate_chart import RateChart
 from tui.widgets.use_cases import UseCasesPanel
 
 REFRESH_S = 0.2  # five snapshots a second (the target is at least four)
-PANELS = ("use-cases", "protocols", "rate", "flows", "packets")
+PANELS = ("use-cases", "protocols", "rate", "processes", "flows", "packets")
 MAX_FLOWS = 1000  # largest flows taken from each snapshot
 
 
@@ -41,13 +43,19 @@ class MonitorScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pause", "Pause/resume"),
-        Binding("c", "clear", "Clear counters"),
+        Binding("c", "clear", "Clear", tooltip="Clear counters (the capture goes on)"),
         Binding("i", "change_interface", "Interface"),
         Binding("slash", "filter", "Filter"),
+        Binding("6", "show_panel('processes')", "Processes", tooltip="Processes panel"),
+        Binding("n", "toggle_names", "rDNS", tooltip="Reverse DNS names on/off"),
         Binding("s", "snapshot", "Snapshot"),
         Binding("enter", "detail", "Detail"),
         Binding("question_mark", "help", "Help"),
-        *[Binding(col.binding, f"sort('{col.key}')", f"Sort flows by {col.label}", show=False) for col in SORT_COLUMNS],
+        *[
+            Binding(col.binding, f"sort('{col.key}')", f"Sort flows by {col.label}", show=False)
+            for col in SORT_COLUMNS
+            if col.binding
+        ],
         Binding("1", "show_panel('use-cases')", "Use cases panel", show=False),
         Binding("2", "show_panel('protocols')", "Protocols panel", show=False),
         Binding("3", "show_panel('rate')", "Rate chart panel", show=False),
@@ -68,15 +76,34 @@ class MonitorScreen(Screen):
     MonitorScreen.-wide #body { grid-size: 3; grid-columns: 73 49 1fr; grid-rows: 14 1fr 1fr; }
     MonitorScreen.-wide #rate { column-span: 1; }
     MonitorScreen.-wide #flows, MonitorScreen.-wide #packets { column-span: 3; }
-    /* compact (80x24 and the like): one panel at a time, chosen with 1-5 or Tab */
+    /* processes: beside the rate chart (normal), a full-width row (wide); only with attribution */
+    MonitorScreen #processes { display: none; }
+    MonitorScreen.-owners #processes { display: block; }
+    MonitorScreen.-owners #rate { column-span: 1; }
+    MonitorScreen.-wide.-owners #body { grid-rows: 14 8 1fr 1fr; }
+    MonitorScreen.-wide.-owners #processes { column-span: 3; }
+    /* compact (80x24 and the like): one panel at a time, chosen with 1-6 or Tab */
     MonitorScreen.-compact #body { grid-size: 1; grid-columns: 1fr; grid-rows: 1fr; }
     MonitorScreen.-compact .panel { display: none; column-span: 1; }
+    MonitorScreen.-compact #processes { display: none; column-span: 1; }
     MonitorScreen.-compact .panel.-shown { display: block; }
+    MonitorScreen.-compact #processes.-shown { display: block; }
     """
 
-    def __init__(self, engine: Engine, snapshot_dir: str = "snapshots", name: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        snapshot_dir: str = "snapshots",
+        name: str | None = None,
+        attributor=None,
+        lookup: Callable[[str], str | None] | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.engine = engine
+        self.attributor = attributor  # tui.attribution.Attributor of a live capture (owned by the app)
+        self.lookup = lookup  # reverse DNS function for the resolver (None: the system's)
+        self.resolver = None  # tui.resolver.Resolver, made the first time `n` turns names on
+        self.names_on = False
         self.snapshot_dir = snapshot_dir
         self.paused = False
         self.last: Snapshot | None = None
@@ -91,11 +118,20 @@ class MonitorScreen(Screen):
             yield UseCasesPanel(id="use-cases", classes="panel")
             yield ProtocolsPanel(id="protocols", classes="panel")
             yield RateChart(id="rate", classes="panel")
+            yield ProcessesPanel(id="processes", classes="panel")
             yield FlowsPanel(id="flows", classes="panel")
             yield PacketsPanel(id="packets", classes="panel")
         yield Footer()
 
     def on_mount(self) -> None:
+        owners = self.attributor is not None
+        self.set_class(owners, "-owners")
+        self.query_one(FlowsPanel).set_owners(owners)
+        if not owners:
+            panel = self.query_one(ProcessesPanel)
+            panel.empty_note = (
+                "file replay: no process attribution" if self.engine.source_kind == "file" else "no process attribution"
+            )
         self._apply_layout(self.app.size.width, self.app.size.height)
         self.query_one("#flows").focus()
         self.refresh_panels()
@@ -120,6 +156,7 @@ class MonitorScreen(Screen):
         self._layout = mode
         self.set_class(mode == "compact", "-compact")
         self.set_class(mode == "wide", "-wide")
+        self.query_one(Footer).compact = mode == "compact"  # more keys fit in 80 columns
         self._show(self._shown)
 
     def _show(self, panel: str) -> None:
@@ -179,6 +216,24 @@ class MonitorScreen(Screen):
 
     def action_change_interface(self) -> None:
         self.app.open_picker(back=True)
+
+    def action_toggle_names(self) -> None:
+        """Reverse DNS names on/off: looked up in the background, shown as they arrive."""
+        self.names_on = not self.names_on
+        if self.names_on and self.resolver is None:
+            from tui.resolver import Resolver
+
+            self.resolver = Resolver(**({"lookup": self.lookup} if self.lookup is not None else {}))
+        names = self.resolver.name if self.names_on and self.resolver is not None else None
+        self.query_one(FlowsPanel).set_names(names)
+        self.query_one(HeaderPanel).set_names(self.names_on)
+        self.notify(
+            "Reverse DNS names on (looked up in the background)." if self.names_on else "Reverse DNS off.", timeout=2
+        )
+
+    def on_unmount(self) -> None:
+        if self.resolver is not None:
+            self.resolver.close()
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
@@ -248,7 +303,8 @@ class MonitorScreen(Screen):
         full = self.engine.snapshot(top=0, recent=1_000_000)
         mine = tuple(r for r in full.recent if r.flow_id == flow.id)
         fresh = next((f for f in (self.last.flows if self.last else ()) if f.id == flow.id), flow)
-        self.app.push_screen(FlowScreen(fresh, dataclasses.replace(full, recent=mine)))
+        names = self.resolver.name if self.names_on and self.resolver is not None else None
+        self.app.push_screen(FlowScreen(fresh, dataclasses.replace(full, recent=mine), names=names))
 
     # ----------------------------------------------------------- snapshot
     def action_snapshot(self) -> None:

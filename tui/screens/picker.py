@@ -2,6 +2,11 @@
 
 The list comes from pyroute2; a netlink watcher thread pokes the screen when a link
 appears, changes or goes, and a one-second timer refreshes the counters for the rates.
+Below the host's links come the interfaces of the other network namespaces (named ones in
+/run/netns and those of running processes, e.g. containers), one group per namespace;
+they are listed by a worker thread every few seconds (entering each namespace takes a
+netlink query apiece), so the screen never waits for them. Enter on one captures inside
+its namespace, with process attribution there.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.events import Key
@@ -18,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.interfaces import LinkInfo, LinkWatcher, list_links, rates
+from tui.netns_list import Namespace, NamespaceInterface, list_namespaces
 from tui.screens.filter_bar import FilterBar
 from tui.screens.help import HelpScreen, bindings_of
 from tui.textsafe import safe_str
@@ -27,6 +34,7 @@ from tui.widgets.table import KeyedTable
 
 ANY = "any"
 POLL_S = 1.0
+NS_POLL_S = 5.0  # namespaces come and go with containers: listed again this often
 
 
 def capture_privilege_problem() -> str | None:
@@ -107,8 +115,13 @@ class PickerScreen(Screen):
         message: str | None = None,
         links: Callable[[], list[LinkInfo]] = list_links,
         watch: bool = True,
+        namespaces: Callable[[], list[Namespace]] | None = None,
     ) -> None:
         super().__init__()
+        self._namespaces = namespaces or list_namespaces
+        self.other_namespaces: list[Namespace] = []  # not the host's, as last listed
+        self.namespaces_loaded = False  # the first listing has arrived
+        self.namespace_error: str | None = None
         self.back = back
         self.initial_message = message
         self._links = links
@@ -141,6 +154,8 @@ class PickerScreen(Screen):
         self.reload()
         table.focus()
         self.set_interval(POLL_S, self.reload, name="picker-poll")
+        self._list_namespaces()
+        self.set_interval(NS_POLL_S, self._list_namespaces, name="picker-netns-poll")
         if self._watch:
             try:
                 self._watcher = LinkWatcher(self._on_netlink).start()
@@ -158,6 +173,28 @@ class PickerScreen(Screen):
             self.app.call_from_thread(self.reload)
         except Exception:
             pass  # the app is closing
+
+    @work(thread=True, exclusive=True, group="netns-list", exit_on_error=False)
+    def _list_namespaces(self) -> None:
+        """List the other namespaces and their interfaces (blocking: off the UI thread)."""
+        try:
+            found = [ns for ns in self._namespaces() if ns.kind != "host"]
+            error = None
+        except Exception as exc:  # namespaces are a bonus: the host's links still work
+            found, error = None, f"{type(exc).__name__}: {exc}"
+        try:
+            self.app.call_from_thread(self._set_namespaces, found, error)
+        except Exception:
+            pass  # the app is closing
+
+    def _set_namespaces(self, found: list[Namespace] | None, error: str | None) -> None:
+        if not self.is_attached:
+            return
+        if found is not None:
+            self.other_namespaces = found
+        self.namespace_error = error
+        self.namespaces_loaded = True
+        self._fill()
 
     def show_message(self, text: str, level: str = "error") -> None:
         box = self.query_one("#picker-message", Static)
@@ -208,7 +245,51 @@ class PickerScreen(Screen):
             if words and not matches(words, hay):
                 continue
             rows.append((li.name, self._row_cells(li)))
+        for ns in self.other_namespaces:
+            group = ns.name.lower()
+            shown = [
+                i
+                for i in ns.interfaces
+                if not words or matches(words, " ".join(("netns", group, i.name, i.kind, *i.addresses)).lower())
+            ]
+            if words and not shown and not matches(words, f"netns {group}"):
+                continue
+            rows.append((("ns", ns.path), self._namespace_cells(ns)))
+            rows.extend((("if", ns.path, i.name), self._namespace_iface_cells(i)) for i in shown)
         self.query_one(LinkTable).sync(rows)
+
+    @staticmethod
+    def _namespace_cells(ns: Namespace) -> tuple:
+        """A group's header row: which namespace, and how to reach it."""
+        title = Text(safe_str(ns.name), style="bold magenta", no_wrap=True, overflow="ellipsis")
+        if ns.error:
+            title.append(f"  ({safe_str(ns.error)})", "red")
+        return (
+            Text("netns", style="bold magenta"),
+            Text(ns.kind, style="magenta"),
+            Text(f"{len(ns.interfaces)} interfaces", style="dim"),
+            Text(""),
+            Text(""),
+            title,
+            Text(""),
+            Text(""),
+        )
+
+    @staticmethod
+    def _namespace_iface_cells(i: NamespaceInterface) -> tuple:
+        up = i.state in ("up", "unknown")
+        v6 = [a for a in i.addresses if ":" in a and not a.startswith("fe80")]
+        addrs = [a for a in i.addresses if ":" not in a] + (v6 or [a for a in i.addresses if ":" in a])
+        return (
+            Text("└" + safe_str(i.name), style="bold" if up else ""),
+            Text(safe_str(i.kind)),
+            Text(safe_str(i.state), style="green" if up else "yellow"),
+            Text(""),
+            Text(""),
+            Text(safe_str(", ".join(addrs)) or "–", no_wrap=True, overflow="ellipsis"),
+            Text("–", justify="right", style="dim"),
+            Text("–", justify="right", style="dim"),
+        )
 
     def _row_cells(self, li: LinkInfo) -> tuple:
         up = li.oper_state in ("up", "unknown") and li.admin_up
@@ -261,8 +342,14 @@ class PickerScreen(Screen):
         if key is not None:
             self._choose(key)
 
-    def _choose(self, name: str) -> None:
-        self.app.start_live(name)
+    def _choose(self, key) -> None:
+        if isinstance(key, tuple):
+            if key[0] == "if":  # an interface inside another namespace
+                self.app.start_live(key[2], netns=key[1])
+            else:
+                self.notify("That is a namespace: choose one of its interfaces below it.", timeout=3)
+            return
+        self.app.start_live(key)
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).start()

@@ -1,7 +1,13 @@
-"""Flows panel: the top conversations, sortable by any column, filterable by text."""
+"""Flows panel: the top conversations, sortable by any column, filterable by text.
+
+With process attribution on (a live capture) the table gains process and user columns;
+with reverse DNS on (``names``), flows without a passive name show the looked-up name of
+their far end, marked with ``~`` (passive names from the classifier always come first).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -26,6 +32,8 @@ class SortColumn:
 
 SORT_COLUMNS = (
     SortColumn("endpoints", "endpoints", "E", False),
+    SortColumn("process", "process", "O", False),
+    SortColumn("user", "user", "W", False),
     SortColumn("proto", "proto", "P", False),
     SortColumn("app", "app", "A", False),
     SortColumn("use_case", "use case", "U", False),
@@ -37,6 +45,8 @@ SORT_COLUMNS = (
 )
 WIDTHS = {
     "endpoints": 39,
+    "process": 0,  # without attribution (files) the owner columns are folded away
+    "user": 0,
     "proto": 5,
     "app": 8,
     "use_case": 13,
@@ -48,8 +58,24 @@ WIDTHS = {
 }
 FLEX = ("endpoints", "name")  # these share what the terminal has beyond the fixed columns
 # Below 100 columns: endpoints on two lines, and these columns folded away (still sortable).
-NARROW = {"endpoints": 22, "proto": 0, "app": 6, "use_case": 11, "packets": 0, "bytes": 8, "rate": 10, "age": 0}
+NARROW = {
+    "endpoints": 22,
+    "process": 0,  # narrow: the process goes under the name, on the row's second line (in cyan)
+    "user": 0,
+    "proto": 0,
+    "app": 6,
+    "use_case": 11,
+    "packets": 0,
+    "bytes": 8,
+    "rate": 10,
+    "age": 0,
+}
 NARROW_BELOW = 100
+# With owners: from OWNERS_WIDE columns on every column shows; between, the user and age
+# columns fold away and the use case narrows, so endpoints keep their room.
+OWNERS_WIDE = 150
+OWNERS = {"process": 14, "user": 9}
+OWNERS_MID = {"process": 12, "user": 0, "age": 0, "use_case": 11}
 
 
 def matches(words: list[str], text: str) -> bool:
@@ -68,8 +94,16 @@ def flow_search_text(f: FlowView) -> str:
             use_case_label(f.use_case),
             f.name or "",
             f.process or "",
+            f.user or "",
+            f.container or "",
         )
     ).lower()
+
+
+def far_name(f: FlowView, names: Callable[[str], str | None]) -> str | None:
+    """The reverse-DNS name for a flow: its destination's (the end first spoken to, usually
+    the server), else its source's. ``names`` never blocks (None while a lookup runs)."""
+    return names(f.dst) or names(f.src)
 
 
 class FlowsPanel(KeyedTable):
@@ -85,7 +119,10 @@ class FlowsPanel(KeyedTable):
         self.flows: dict[int, FlowView] = {}
         self.shown = 0
         self.narrow = False
+        self.show_owners = False  # process and user columns (live capture with attribution)
+        self.names: Callable[[str], str | None] | None = None  # reverse DNS, when on
         self._last: Snapshot | None = None
+        self._hidden: tuple[int, ...] = ()  # positions of folded-away (zero-width) columns
 
     def on_mount(self) -> None:
         self.border_title = "Flows"
@@ -93,7 +130,24 @@ class FlowsPanel(KeyedTable):
             self.add_column(col.label, key=col.key, width=WIDTHS.get(col.key))
         self._title()
 
+    def set_owners(self, on: bool) -> None:
+        """Show (or fold away) the process and user columns."""
+        if on != self.show_owners:
+            self.show_owners = on
+            self._relayout()
+
+    def set_names(self, names: Callable[[str], str | None] | None) -> None:
+        """Reverse DNS on (a non-blocking ``addr -> name | None``) or off (None)."""
+        self.names = names
+        if self._last is not None:
+            self.update(self._last)
+
     def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        if not self.columns:
+            return
         narrow = self.size.width < NARROW_BELOW
         if narrow != self.narrow:
             self.narrow = narrow
@@ -102,18 +156,32 @@ class FlowsPanel(KeyedTable):
             if self._last is not None:
                 self.call_after_refresh(self.update, self._last)
         if narrow:
-            for key, width in NARROW.items():
-                self.set_column_width(key, width)
+            widths = dict(NARROW)
             used = sum(NARROW.values()) + len(WIDTHS)
-            self.set_column_width("name", max(self.size.width - 4 - used, 6))
+            widths["name"] = max(self.size.width - 4 - used, 6)
+            self._set_widths(widths)
             return
-        for key, width in WIDTHS.items():
-            self.set_column_width(key, width)
-        fixed = sum(w for k, w in WIDTHS.items() if k not in FLEX) + len(WIDTHS)
+        widths = dict(WIDTHS)
+        if self.show_owners:
+            widths.update(OWNERS)
+            if self.size.width < OWNERS_WIDE:
+                widths.update(OWNERS_MID)
+        fixed = sum(w for k, w in widths.items() if k not in FLEX) + len(widths)
         flex = max(self.size.width - 4 - fixed, 30)
         ends = max(min(flex - 10, 47), 20)
-        self.set_column_width("endpoints", ends)
-        self.set_column_width("name", max(flex - ends, 8))
+        widths["endpoints"] = ends
+        widths["name"] = max(flex - ends, 8)
+        self._set_widths(widths)
+
+    def _set_widths(self, widths: dict[str, int]) -> None:
+        for key, width in widths.items():
+            self.set_column_width(key, width)
+        hidden = tuple(i for i, col in enumerate(SORT_COLUMNS) if widths.get(col.key, 1) == 0)
+        if hidden != self._hidden:  # a folded column shows nothing (not an ellipsis)
+            self._hidden = hidden
+            if self._last is not None and self.row_count:
+                self.clear_rows()
+                self.call_after_refresh(self.update, self._last)
 
     def set_sort(self, key: str) -> None:
         """Sort by column ``key``; the same key again flips the direction."""
@@ -170,7 +238,14 @@ class FlowsPanel(KeyedTable):
         chosen = chosen[:MAX_ROWS]
         self.flows = {f.id: f for f in chosen}
         self.shown = len(chosen)
-        rows = [(f.id, self._row_cells(f, rates[f.id], now, self.narrow)) for f in chosen]
+        names = self.names
+        owners = self.show_owners
+        rows = [
+            (f.id, self._row_cells(f, rates[f.id], now, self.narrow, owners, far_name(f, names) if names else None))
+            for f in chosen
+        ]
+        if self._hidden:  # (a new Text each: the table pads its cells in place)
+            rows = [(k, tuple(Text("") if i in self._hidden else c for i, c in enumerate(cells))) for k, cells in rows]
         self.sync(rows)
 
     def _sort_value(self, rates: dict[int, float], now: float):
@@ -185,6 +260,10 @@ class FlowsPanel(KeyedTable):
             return lambda f: (f.use_case, -f.bytes)
         if k == "name":
             return lambda f: (f.name or "~", -f.bytes)
+        if k == "process":
+            return lambda f: (f.process is None, f.process or "", -f.bytes)
+        if k == "user":
+            return lambda f: (f.user is None, f.user or "", -f.bytes)
         if k == "packets":
             return lambda f: f.packets
         if k == "rate":
@@ -194,19 +273,41 @@ class FlowsPanel(KeyedTable):
         return lambda f: f.bytes
 
     @staticmethod
-    def _row_cells(f: FlowView, rate: float, now: float, narrow: bool = False) -> tuple:
+    def _row_cells(
+        f: FlowView,
+        rate: float,
+        now: float,
+        narrow: bool = False,
+        owners: bool = False,
+        rdns: str | None = None,
+    ) -> tuple:
         style = USE_CASE_STYLE.get(f.use_case, "")
         if narrow:
             ends = f"{safe_str(endpoint(f.src, f.sport))}\n→ {safe_str(endpoint(f.dst, f.dport))}"
         else:
             ends = safe_str(flow_endpoints(f))
-        hidden = Text("")
+        if f.name:
+            name = Text(safe_str(f.name))
+        elif rdns:
+            name = Text("~" + safe_str(rdns), style="italic")
+        else:
+            name = Text("")
+        process = Text("")
+        if owners:
+            if f.process or f.pid is not None:
+                process = Text(safe_str(f.process or f"pid {f.pid}"), style="cyan")
+            elif f.owner_note:
+                process = Text("unknown", style="dim")
+        if narrow and owners:
+            name = Text.assemble(name, "\n", process)
         return (
             Text(ends, no_wrap=True, overflow="ellipsis"),
-            hidden if narrow else Text(f.proto),
+            Text("") if narrow or not owners else process,
+            Text("") if narrow or not owners else Text(safe_str(f.user or ""), style="dim"),
+            Text("") if narrow else Text(f.proto),
             Text(safe_str(f.app or "–"), style="bold" if f.app else "dim"),
             Text(use_case_label(f.use_case), style=style),
-            Text(safe_str(f.name or ""), no_wrap=True, overflow="ellipsis"),
+            name,
             Text("") if narrow else Text(human_count(f.packets), justify="right"),
             Text(human_bytes(f.bytes), justify="right"),
             Text(human_bits(rate), justify="right"),

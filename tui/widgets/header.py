@@ -29,6 +29,7 @@ class HeaderPanel(Static):
         super().__init__("", **kw)
         self.paused = False
         self.display_filter = ""
+        self.names = False  # reverse DNS on
         self._snap: Snapshot | None = None
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
@@ -42,6 +43,11 @@ class HeaderPanel(Static):
 
     def set_display_filter(self, text: str) -> None:
         self.display_filter = text
+        if self._snap is not None:
+            super().update(self.render_text(self._snap))
+
+    def set_names(self, on: bool) -> None:
+        self.names = on
         if self._snap is not None:
             super().update(self.render_text(self._snap))
 
@@ -63,6 +69,8 @@ class HeaderPanel(Static):
         if self.display_filter:
             t.append("  show ", "dim")
             t.append(safe_str(self.display_filter, limit=24), "magenta")
+        if self.names:
+            t.append("  rDNS on", "italic cyan")
         if snap.message and snap.message != "end of file":
             t.append("  ")
             t.append(safe_str(snap.message, limit=120), "bold red" if snap.state == "error" else "yellow")

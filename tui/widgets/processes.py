@@ -35,6 +35,15 @@ COLUMNS = (
 )
 
 
+# The columns shown at each width (key -> width; None: what is left), narrowest first.
+TIERS = (
+    (0, {"who": 13, "pid": 7, "rate_in": 9, "rate_out": 9}),
+    (60, {"who": 16, "pid": 7, "user": 9, "in": 8, "out": 8, "rate_in": 10, "rate_out": 10}),
+    (100, {key: (None if key == "use_cases" else width) for key, _label, width in COLUMNS}),
+)
+LABELS = {key: label for key, label, _width in COLUMNS}
+
+
 def use_case_text(u: Usage, limit: int = 3) -> str:
     """``web 80% · name lookup 20%``: the row's use cases by share of its bytes."""
     total = sum(b for _, b in u.use_cases) or 1
@@ -52,7 +61,7 @@ def row_key(key: tuple) -> str:
 class ProcessesPanel(KeyedTable):
     """One row per process (or container); data in through ``update(snapshot)``."""
 
-    BINDINGS: ClassVar = [Binding("g", "toggle_group", "Group by process/container")]
+    BINDINGS: ClassVar = [Binding("g", "toggle_group", "Group", tooltip="Group by process/container")]
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -61,11 +70,32 @@ class ProcessesPanel(KeyedTable):
         self._prev: dict[tuple, tuple[int, int, float]] = {}
         self._rates: dict[tuple, tuple[float, float]] = {}
         self._last: Snapshot | None = None
+        self.empty_note = "no local owners yet"  # subtitle while there are no rows
+        self.shown: tuple[str, ...] = ()  # column keys on screen, in order
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._columns_for(self.size.width)
         self._title()
+
+    def on_resize(self) -> None:
+        self._columns_for(self.size.width)
+
+    def _columns_for(self, width: int) -> None:
+        """The columns that fit ``width``: narrow panels keep who, pid and the rates."""
+        room = max(width - 2, 0)
+        widths = next(w for least, w in reversed(TIERS) if room >= least)
+        keys = tuple(widths)
+        flex = max(room - sum(w or 0 for w in widths.values()) - len(keys), 10)
+        if keys != self.shown:
+            self.shown = keys
+            self.clear_rows()
+            self.clear(columns=True)
+            for key, w in widths.items():
+                self.add_column(LABELS[key], key=key, width=flex if w is None else w)
+            if self._last is not None:
+                self.update(self._last)
+        elif None in widths.values():
+            self.set_column_width("use_cases", flex)
 
     def action_toggle_group(self) -> None:
         self.set_group(BY_CONTAINER if self.group_by == BY_PROCESS else BY_PROCESS)
@@ -106,25 +136,29 @@ class ProcessesPanel(KeyedTable):
         self.usage_rows = {u.key: u for u in rows}
         self.sync([(row_key(u.key), self.cells(u, self._rate(u, now))) for u in rows])
         if not rows:
-            self.border_subtitle = "no local owners yet (live capture with attribution only)"
+            self.border_subtitle = self.empty_note
         else:
             self._title()
 
     def cells(self, u: Usage, rate: tuple[float, float]) -> tuple:
+        """The row's cells for the columns on screen (``self.shown``)."""
         dim = "" if u.known else "dim"
         pid = "" if u.pid is None else str(u.pid)
         if self.group_by == BY_CONTAINER and u.known:
             pid = f"{u.pids} proc" if u.pids != 1 else "1 proc"
-        return (
-            Text(safe_str(u.label), style=("bold" if u.known else "dim"), no_wrap=True, overflow="ellipsis"),
-            Text(pid, justify="right", style=dim),
-            Text(safe_str(u.user or ""), no_wrap=True, overflow="ellipsis", style=dim),
-            Text(safe_str(u.container or "") if self.group_by == BY_PROCESS else "", no_wrap=True, overflow="ellipsis"),
-            Text(human_count(u.flows), justify="right"),
-            Text(human_count(u.packets), justify="right"),
-            Text(human_bytes(u.bytes_in), justify="right"),
-            Text(human_bytes(u.bytes_out), justify="right"),
-            Text(human_bits(rate[0]), justify="right"),
-            Text(human_bits(rate[1]), justify="right"),
-            Text(use_case_text(u), no_wrap=True, overflow="ellipsis", style=dim),
-        )
+        every = {
+            "who": Text(safe_str(u.label), style=("bold" if u.known else "dim"), no_wrap=True, overflow="ellipsis"),
+            "pid": Text(pid, justify="right", style=dim),
+            "user": Text(safe_str(u.user or ""), no_wrap=True, overflow="ellipsis", style=dim),
+            "container": Text(
+                safe_str(u.container or "") if self.group_by == BY_PROCESS else "", no_wrap=True, overflow="ellipsis"
+            ),
+            "flows": Text(human_count(u.flows), justify="right"),
+            "packets": Text(human_count(u.packets), justify="right"),
+            "in": Text(human_bytes(u.bytes_in), justify="right"),
+            "out": Text(human_bytes(u.bytes_out), justify="right"),
+            "rate_in": Text(human_bits(rate[0]), justify="right"),
+            "rate_out": Text(human_bits(rate[1]), justify="right"),
+            "use_cases": Text(use_case_text(u), no_wrap=True, overflow="ellipsis", style=dim),
+        }
+        return tuple(every[k] for k in (self.shown or every))
