@@ -318,8 +318,10 @@ class PickerScreen(Screen):
         if isinstance(event.input, FilterBar):
             self._fill()
             table = self.query_one(LinkTable)
-            if table.row_count:
-                table.move_cursor(row=0)
+            if table.row_count:  # the first row that can be captured on (not a namespace's title)
+                keys = table.keys_in_order()
+                first = next((i for i, k in enumerate(keys) if not (isinstance(k, tuple) and k[0] == "ns")), 0)
+                table.move_cursor(row=first)
 
     def on_key(self, event: Key) -> None:
         """Type-to-filter: printable keys that are not bound go to the filter."""
