@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import netns as _netns  # noqa: E402
+import netns as _netns
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
