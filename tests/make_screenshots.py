@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from test_ui_snapshots import LINKS  # noqa: E402
+from test_ui_snapshots import LINKS, NAMESPACES, namespaces_listed  # noqa: E402
 from ui_support import DEMO, options, replayed  # noqa: E402
 
 from tui.app import SockscopeApp  # noqa: E402
@@ -33,12 +33,14 @@ SHOTS = [
 
 async def shoot(kind: str, keys: tuple[str, ...], size: tuple[int, int]) -> str:
     if kind == "picker":
-        app = SockscopeApp(options(), watch_links=False, links=lambda: list(LINKS))
+        app = SockscopeApp(options(), watch_links=False, links=lambda: list(LINKS), namespaces=lambda: list(NAMESPACES))
     else:
         args, engine = replayed(DEMO)
         app = SockscopeApp(args, engine=engine, watch_links=False)
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.1)
+        if kind == "picker":
+            await namespaces_listed(pilot)
         if keys:
             await pilot.press(*keys)
         await pilot.pause(0.2)

@@ -12,6 +12,7 @@ from ui_support import DEMO, options, replayed
 
 from tui.app import SockscopeApp
 from tui.interfaces import LinkInfo
+from tui.netns_list import Namespace, NamespaceInterface
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,8 +28,27 @@ LINKS = [
     LinkInfo(3, "wlan0", "wireless", "dormant", False, True, "02:00:5e:00:53:02", 1500, (), (), 0, 0, 0, 0),
     LinkInfo(4, "br0", "bridge", "down", False, False, "02:00:5e:00:53:03", 1500, ("198.51.100.1/24",), (), 0, 0, 0, 0),
     LinkInfo(5, "veth-web", "veth", "up", True, True, "02:00:5e:00:53:04", 1500, ("203.0.113.5/30",), (), 0, 0, 0, 0),
-    LinkInfo(6, "tun0", "tun", "unknown", True, True, "", 1420, ("10.8.0.2/24",), (), 0, 0, 0, 0),
+    LinkInfo(6, "tun0", "tun", "unknown", True, True, "", 1420, ("198.51.100.66/30",), (), 0, 0, 0, 0),
 ]  # fmt: skip
+NAMESPACES = [
+    Namespace(4026532201, "web", "named", "/run/netns/web", (), (
+        NamespaceInterface(1, "lo", "loopback", "unknown", ("127.0.0.1/8", "::1/128")),
+        NamespaceInterface(2, "eth0", "veth", "up", ("203.0.113.6/30", "2001:db8:6::2/64")),
+    )),
+    Namespace(4026532302, "pid 4242 (nginx) docker:shop", "process", "/proc/4242/ns/net", (4242,), (
+        NamespaceInterface(1, "lo", "loopback", "unknown", ("127.0.0.1/8",)),
+        NamespaceInterface(7, "eth0", "veth", "up", ("198.51.100.130/26",)),
+    )),
+]  # fmt: skip
+
+
+async def namespaces_listed(pilot) -> None:
+    """The picker lists namespaces in a worker thread: wait for it before the picture."""
+    for _ in range(100):
+        if getattr(pilot.app.screen, "namespaces_loaded", False):
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
 
 
 def demo_app() -> SockscopeApp:
@@ -37,15 +57,15 @@ def demo_app() -> SockscopeApp:
 
 
 def picker_app() -> SockscopeApp:
-    return SockscopeApp(options(), watch_links=False, links=lambda: list(LINKS))
+    return SockscopeApp(options(), watch_links=False, links=lambda: list(LINKS), namespaces=lambda: list(NAMESPACES))
 
 
 def test_picker_120x40(snap_compare):
-    assert snap_compare(picker_app(), terminal_size=(120, 40))
+    assert snap_compare(picker_app(), terminal_size=(120, 40), run_before=namespaces_listed)
 
 
 def test_picker_80x24(snap_compare):
-    assert snap_compare(picker_app(), terminal_size=(80, 24))
+    assert snap_compare(picker_app(), terminal_size=(80, 24), run_before=namespaces_listed)
 
 
 def test_monitor_120x40(snap_compare):

@@ -171,6 +171,12 @@ class MonitorScreen(Screen):
         if widget.id in PANELS and widget.id != self._shown:
             self._show(widget.id)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The processes panel exists only with attribution (live capture): no key for files."""
+        if action == "show_panel" and parameters == ("processes",):
+            return self.attributor is not None
+        return True
+
     def action_show_panel(self, panel: str) -> None:
         self._show(panel)
         self.query_one(f"#{panel}").focus()
