@@ -1,7 +1,7 @@
 """Every performance figure of issue 8 in one run, printed as tables with ratios.
 
     sudo .venv/bin/python benchmarks/run_all.py [--frames 1000000] [--flows 100000]
-         [--rates 25000,50000,100000,200000,400000,700000,0] [--seconds 3] [--soak-minutes 0.5]
+         [--rates 25000,50000,100000,200000,400000,650000,700000,0] [--seconds 3] [--soak-minutes 0.5]
          [--skip offline,live,ui,memory] [--tiny]
 
 1. Offline: decode + classify + flows (``Engine.process`` with the built-in rules) on one
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1_000_000, help="frames in the synthetic mix")
     ap.add_argument("--flows", type=int, default=100_000, help="flows in the synthetic mix")
-    ap.add_argument("--rates", default="25000,50000,100000,200000,400000,700000,0", help="live steps, 0 = max")
+    ap.add_argument("--rates", default="25000,50000,100000,200000,400000,650000,700000,0", help="live steps, 0 = max")
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds of load per live step")
     ap.add_argument("--ui-pps", type=int, default=50_000)
     ap.add_argument(
