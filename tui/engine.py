@@ -164,6 +164,7 @@ class Engine:
         new_flow = self._new_flow
         classifier = self.classifier
         payload_only = getattr(classifier, "payload_only", False)
+        class_rec = self._class_rec
         ring_flows: list[Flow] = []
         keep = ring_flows.append
         cur = self._cur
@@ -236,7 +237,10 @@ class Engine:
             if not flow.decided:
                 inspected = flow.inspected = flow.inspected + 1
                 off = m[8]
-                if inspected == 1 or not payload_only or 0 <= off < len(data):
+                if inspected == 1:  # a new flow: nothing counted yet, so its class record is simply set
+                    classifier.observe(flow, m, data, from_src)
+                    flow.class_rec = class_rec(flow.use_case, flow.app)
+                elif not payload_only or 0 <= off < len(data):
                     before_app, before_uc = flow.app, flow.use_case
                     classifier.observe(flow, m, data, from_src)
                     if flow.app != before_app or flow.use_case != before_uc:
@@ -279,8 +283,10 @@ class Engine:
             table.make_room()
         flow = Flow(key, l4, family, src, sport, dst, dport, ts, ts, ifindex, self._next_flow_id, low)
         self._next_flow_id += 1
-        flow.decided = self.classifier is None
-        flow.class_rec = self._class_rec(flow.use_case, flow.app)
+        if self.classifier is None:
+            flow.decided = True
+            flow.class_rec = self._class_rec(flow.use_case, flow.app)
+        # else: the classifier sees this first packet next, then _process sets the class record
         table.flows[key] = flow
         if self.new_flows is not None:
             self.new_flows.append(flow)

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.classify import quic, wire
-from tui.classify.rules import Rule, Rules
+from tui.classify.rules import PayloadRule, Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
 NAME_CACHE = 65_536  # IP addresses whose names we remember
@@ -26,6 +26,7 @@ PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
 TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
+_MISSING = object()
 DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
 _DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
 _HTTP_FIRST = frozenset(b"GPHDOCT")
@@ -88,24 +89,45 @@ class Classifier:
         self._name_hits: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()  # name -> rule match
         sig = rules.signatures
         self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
+        # Lookup tables built once from the rules, so a flow costs a dict lookup, not a scan:
+        # transport -> port -> (rule, port), for the transports that have ports ...
+        self._ports: dict[str, dict[int, tuple[Rule, int]]] = {"TCP": {}, "UDP": {}, "SCTP": {}}
+        for (transport, port), rule in rules.ports.items():
+            table = self._ports.get(transport)
+            if table is not None:
+                table[port] = (rule, port)
+        self._ports["UDP-Lite"] = self._ports["UDP"]
+        # ... and transport -> first payload byte -> the payload rules that can match, in
+        # the order the rules index gives them (rules keyed by first byte, then the others).
+        self._payload_tables: dict[str, dict[int, tuple[PayloadRule, ...]]] = {}
+        # learned name -> the hint it gives (rule, "learned name <pattern>"), memoised with _match
+        self._hints: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()
 
     # ------------------------------------------------------------------ engine interface
     def observe(self, flow, meta: tuple, data: bytes, from_src: bool) -> None:
-        """Look at one packet of an undecided flow."""
+        """Look at one packet of an undecided flow.
+
+        Handlers only gather evidence into the flow's state; the verdict is written once per
+        packet at the end (``_apply``), and the state is dropped as soon as the flow is decided.
+        """
         st = flow.scratch
-        if st is None:
-            st = flow.scratch = FlowState()
-            self._begin(flow, st, meta)
-            if flow.decided:
+        first = st is None
+        if first:
+            st = self._begin(flow)
+            if st is None:
                 return
         off = meta[PAYLOAD_OFF]
         if off < 0 or off >= len(data):
+            if first:
+                self._apply(flow, st)
             return
         proto = flow.proto
         try:
             if proto == "TCP":
                 pl = data[off:]
                 if len(pl) <= 6 and not any(pl):  # Ethernet padding after a bare ACK
+                    if first:
+                        self._apply(flow, st)
                     return
                 self._tcp(flow, st, pl, from_src)
             elif proto == "UDP":
@@ -113,6 +135,8 @@ class Classifier:
                 end = off - 8 + ulen if ulen >= 8 else len(data)
                 pl = data[off:end]
                 if not pl:
+                    if first:
+                        self._apply(flow, st)
                     return
                 self._udp(flow, st, pl, from_src)
             else:
@@ -123,8 +147,10 @@ class Classifier:
             st.crypto = None
         st.payloads += 1
         if not flow.decided and st.payloads >= PAYLOAD_LIMIT and not _waiting(st):
-            self._apply(flow, st)
             flow.decided = True
+        self._apply(flow, st)
+        if flow.decided:
+            flow.scratch = None
 
     def finish(self, flow) -> None:
         """The engine has shown enough packets: settle on the best evidence so far."""
@@ -134,26 +160,29 @@ class Classifier:
         flow.scratch = None
 
     # ------------------------------------------------------------------ first packet
-    def _begin(self, flow, st: FlowState, meta: tuple) -> None:
+    def _begin(self, flow) -> FlowState | None:
+        """A flow's first packet: port and learned-name evidence; None when that decides it."""
         proto = flow.proto
-        if proto not in ("TCP", "UDP", "SCTP", "UDP-Lite"):
+        ports = self._ports.get(proto)
+        if ports is None:
             rule = self.rules.protocols.get(proto)
             flow.app = rule.app if rule else None
             flow.use_case = rule.use_case if rule else "unknown"
             flow.reason = rule.reason if rule else None
             flow.decided = True
-            flow.scratch = None
-            return
-        transport = "UDP" if proto == "UDP-Lite" else proto
-        st.port = self.rules.port(transport, flow.sport, flow.dport)
+            return None
+        st = flow.scratch = FlowState()
+        a = flow.sport
+        b = flow.dport
+        if a > b:
+            a, b = b, a
+        st.port = ports.get(a) or ports.get(b)
         names = self.names
         if names:
             name = names.get(flow.dst) or names.get(flow.src)
             if name is not None:
                 flow.name = name
-                hit = self._match(name)
-                if hit is not None:
-                    st.hint = (hit[0], f"learned name {hit[1]}")
+                st.hint = self._hint(name)
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
@@ -162,10 +191,11 @@ class Classifier:
                 st.sig_detail = "announced by ftp control"
                 self._apply(flow, st)
                 flow.decided = True
-                return
+                flow.scratch = None
+                return None
             if self.ftp_pairs and 21 not in (flow.sport, flow.dport) and _pair(flow.src, flow.dst) in self.ftp_pairs:
                 st.hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
-        self._apply(flow, st)
+        return st
 
     # ------------------------------------------------------------------ TCP
     def _tcp(self, flow, st: FlowState, pl: bytes, from_src: bool) -> None:
@@ -260,7 +290,6 @@ class Classifier:
         if len(pairs) >= EXPECT_CACHE:
             pairs.popitem(last=False)
         pairs[_pair(flow.src, flow.dst)] = True
-        self._apply(flow, st)
 
     def _ftp_lines(self, flow, pl: bytes, from_src: bool) -> None:
         sender = flow.src if from_src else flow.dst
@@ -288,8 +317,7 @@ class Classifier:
         self._hello_done(flow, st, hs, from_src)
 
     def _hello_done(self, flow, st: FlowState, hs: bytes, from_src: bool) -> None:
-        hello = wire.client_hello_body(hs)
-        sni = hello[0] if hello else None
+        sni = wire.client_hello_sni(hs)
         label = "tls sni" if sni else "tls"
         if sni:
             self._learn_name(flow, st, sni, from_src)
@@ -332,7 +360,6 @@ class Classifier:
                 st.content = self._sig["http_video"]
             elif ctype.startswith(_DOWNLOAD_TYPES):
                 st.content = self._sig["http_download"]
-        self._apply(flow, st)
         flow.decided = True
 
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
@@ -344,19 +371,35 @@ class Classifier:
     def _match(self, name: str) -> tuple[Rule, str] | None:
         """Name rules for a name, memoised: the same servers come back again and again."""
         hits = self._name_hits
-        if name in hits:
-            return hits[name]
+        hit = hits.get(name, _MISSING)
+        if hit is not _MISSING:
+            return hit
         hit = self.rules.match_name(name)
         if len(hits) >= NAME_MATCHES:
             hits.popitem(last=False)
         hits[name] = hit
         return hit
 
+    def _hint(self, name: str) -> tuple[Rule, str] | None:
+        """The hint a learned name gives a new flow, memoised (one tuple and reason per name)."""
+        hints = self._hints
+        hint = hints.get(name, _MISSING)
+        if hint is not _MISSING:
+            return hint
+        hit = self._match(name)
+        hint = (hit[0], f"learned name {hit[1]}") if hit is not None else None
+        if len(hints) >= NAME_MATCHES:
+            hints.popitem(last=False)
+        hints[name] = hint
+        return hint
+
     def _remember(self, ip: bytes, name: str) -> None:
         names = self.names
         if ip in names:
-            del names[ip]  # refresh its place in the eviction order
-        elif len(names) >= NAME_CACHE:
+            names[ip] = name
+            names.move_to_end(ip)  # refresh its place in the eviction order
+            return
+        if len(names) >= NAME_CACHE:
             names.popitem(last=False)
         names[ip] = name
 
@@ -401,7 +444,6 @@ class Classifier:
             if st.sig is None:
                 st.sig = self._sig[kind]
                 st.sig_detail = "dns query"
-                self._apply(flow, st)
             return True
         msg = wire.dns_message(pl, 0)
         if msg is None:
@@ -414,7 +456,6 @@ class Classifier:
                 self._remember(a, qname)
         st.sig = self._sig[kind]
         st.sig_detail = "dns response" if is_resp else "dns query"
-        self._apply(flow, st)
         if is_resp:
             flow.decided = True
         return True
@@ -463,8 +504,7 @@ class Classifier:
         hs = _contiguous(crypto)
         if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
             st.crypto = None
-            hello = wire.client_hello_body(hs)
-            sni = hello[0] if hello else None
+            sni = wire.client_hello_sni(hs)
             if sni:
                 self._learn_name(flow, st, sni, from_src)
             self._carrier(flow, st, "quic", "quic sni" if sni else "quic", decided=True)
@@ -482,35 +522,43 @@ class Classifier:
 
     # ------------------------------------------------------------------ payload rules
     def _payload_rules(self, flow, st: FlowState, pl: bytes, transport: str) -> bool:
-        rules = self.rules
-        cands = rules.payload_index.get(pl[0])
-        for group in (cands, rules.payload_any):
-            if not group:
+        table = self._payload_tables.get(transport)
+        if table is None:
+            table = self._payload_table(transport)
+        cands = table.get(pl[0])
+        if cands is None:
+            return False
+        for pr in cands:
+            if pr.ports and flow.sport not in pr.ports and flow.dport not in pr.ports:
                 continue
-            for pr in group:
-                if pr.transport != "ANY" and pr.transport != transport:
-                    continue
-                if pr.ports and flow.sport not in pr.ports and flow.dport not in pr.ports:
-                    continue
-                if pl.startswith(pr.prefix, pr.offset):
-                    st.sig = pr.rule
-                    st.sig_detail = ""
-                    self._apply(flow, st)
-                    flow.decided = True
-                    return True
+            if pl.startswith(pr.prefix, pr.offset):
+                st.sig = pr.rule
+                st.sig_detail = ""
+                flow.decided = True
+                return True
         return False
+
+    def _payload_table(self, transport: str) -> dict[int, tuple[PayloadRule, ...]]:
+        """First byte -> the payload rules for ``transport`` worth trying, in the rules' order."""
+        rules = self.rules
+        fits = [pr for pr in rules.payload_any if pr.transport in ("ANY", transport)]
+        table: dict[int, tuple[PayloadRule, ...]] = {}
+        for b in range(256):
+            cands = [pr for pr in rules.payload_index.get(b, ()) if pr.transport in ("ANY", transport)] + fits
+            if cands:
+                table[b] = tuple(cands)
+        self._payload_tables[transport] = table
+        return table
 
     # ------------------------------------------------------------------ verdicts
     def _signature(self, flow, st: FlowState, key: str, detail: str) -> None:
         st.sig = self._sig[key]
         st.sig_detail = detail
-        self._apply(flow, st)
         flow.decided = True
 
     def _carrier(self, flow, st: FlowState, key: str, label: str, decided: bool) -> None:
         st.carrier = self._sig[key]
         st.carrier_label = label
-        self._apply(flow, st)
         if decided:
             flow.decided = True
 

@@ -51,6 +51,10 @@ def tls_handshake(buf: bytes) -> tuple[bytes, bool] | None:
     n = len(buf)
     if n < 5 or buf[0] != 0x16 or buf[1] != 3:
         return None
+    rlen = _H.unpack_from(buf, 3)[0]
+    if 4 <= rlen <= n - 5 and 4 + int.from_bytes(buf[6:9], "big") <= rlen:
+        # The usual case: the first record holds the whole message; later records add nothing to it.
+        return bytes(buf[5 : 5 + rlen]), True
     hs = bytearray()
     p = 0
     while p + 5 <= n and len(hs) < 65536:
@@ -107,6 +111,47 @@ def client_hello_body(hs: bytes) -> tuple[str | None, tuple[str, ...]] | None:
                 q += 1 + ln
         p = e_end
     return (sni, tuple(alpn))
+
+
+def client_hello_sni(hs: bytes) -> str | None:
+    """The SNI of a handshake message, as ``client_hello_body(hs)[0]`` but stopping at the name.
+
+    The classifier needs only the name; walking the remaining extensions (ALPN, key shares,
+    padding) cost more than everything else it does with a ClientHello.
+    """
+    n = len(hs)
+    if n < 4 + 38 or hs[0] != 1:
+        return None
+    end = min(n, 4 + int.from_bytes(hs[1:4], "big"))
+    p = 4 + 2 + 32  # version, random
+    if p >= end:
+        return None
+    p += 1 + hs[p]  # session id
+    if p + 2 > end:
+        return None
+    p += 2 + _H.unpack_from(hs, p)[0]  # cipher suites
+    if p + 1 > end:
+        return None
+    p += 1 + hs[p]  # compression methods
+    if p + 2 > end:
+        return None
+    ext_end = min(end, p + 2 + _H.unpack_from(hs, p)[0])
+    p += 2
+    unpack = _HH.unpack_from
+    while p + 4 <= ext_end:
+        etype, elen = unpack(hs, p)
+        p += 4
+        e_end = p + elen
+        if e_end > ext_end:
+            break
+        if etype == 0 and p + 5 <= e_end and hs[p + 2] == 0:  # server_name: list len, type, name len, name
+            nlen = _H.unpack_from(hs, p + 3)[0]
+            if p + 5 + nlen <= e_end:
+                sni = text_name(hs[p + 5 : p + 5 + nlen])
+                if sni is not None:
+                    return sni
+        p = e_end
+    return None
 
 
 def tls_app_record(data: bytes, off: int) -> bool:
@@ -166,6 +211,18 @@ def dns_name(data: bytes, start: int, off: int) -> tuple[str | None, int]:
     return name, after
 
 
+def _plain_name(data: bytes, p: int, end: int) -> bool:
+    """Whether the name from ``p`` to ``end`` is labels only (no compression pointer)."""
+    while p < end:
+        ln = data[p]
+        if ln & 0xC0:
+            return False
+        if ln == 0:
+            return p + 1 == end
+        p += 1 + ln
+    return False
+
+
 def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] | None:
     """(is_response, first question name, answer addresses) of a DNS message, or None.
 
@@ -182,7 +239,7 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
     is_resp = bool(flags & 0x8000)
     if qd == 0 and (not is_resp or an == 0):
         return None
-    p = off + 12
+    p = q0 = off + 12
     qname: str | None = None
     for _ in range(qd):
         name, p = dns_name(data, off, p)
@@ -194,10 +251,17 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
         p += 4
         if qname is None:
             qname = name
+            q_end = p - 4
     addrs: list[bytes] = []
     if is_resp:
+        # Answers usually name the question by a pointer to it: when the question is plain labels
+        # (already walked above), such a pointer is skipped without walking the name again.
+        plain = qname is not None and _plain_name(data, q0, q_end)
         for _ in range(min(an, MAX_DNS_RECORDS)):
-            _name, p = dns_name(data, off, p)
+            if plain and p + 2 <= n and data[p] & 0xC0 == 0xC0 and off + ((data[p] & 0x3F) << 8 | data[p + 1]) == q0:
+                p += 2
+            else:
+                _name, p = dns_name(data, off, p)
             if p < 0 or p + 10 > n:
                 break
             rtype, _cls, _ttl, rdlen = _RR.unpack_from(data, p)
