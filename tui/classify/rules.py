@@ -133,6 +133,9 @@ class _Checker:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
+        # (transport, port) named one by one in this file: a range in the same file never
+        # overrides them (a game's "5062-5500" must not swallow mDNS's 5353).
+        self.single_ports: set[tuple[str, int]] = set()
 
     def fail(self, section: str, index: int, msg: str, key: str | None = None) -> RulesError:
         line = _line_of(self.text, section, index, key)
@@ -169,10 +172,11 @@ _ALLOWED = {
 _NAME_OK = re.compile(r"^[a-z0-9*_.\-]+$")
 
 
-def _ports(chk: _Checker, section: str, index: int, spec: object) -> list[int]:
+def _ports(chk: _Checker, section: str, index: int, spec: object) -> list[tuple[int, bool]]:
+    """The ports of a rule, each with whether it was named alone (True) or came from a range."""
     if not isinstance(spec, list):
         raise chk.fail(section, index, "ports must be a list of numbers or 'low-high' ranges")
-    out: list[int] = []
+    out: list[tuple[int, bool]] = []
     for item in spec:
         if isinstance(item, bool):
             raise chk.fail(section, index, f"bad port {item!r}")
@@ -184,7 +188,7 @@ def _ports(chk: _Checker, section: str, index: int, spec: object) -> list[int]:
             raise chk.fail(section, index, f"bad port {item!r} (a number or 'low-high')")
         if not 0 < lo <= hi <= 65535:
             raise chk.fail(section, index, f"port out of range: {item!r}")
-        out.extend(range(lo, hi + 1))
+        out.extend((p, lo == hi) for p in range(lo, hi + 1))
     return out
 
 
@@ -228,8 +232,13 @@ def _add_ports(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> N
         raise chk.fail("ports", i, "a [[ports]] rule needs tcp = [...], udp = [...] or sctp = [...]")
     for t in TRANSPORTS:
         if t in entry:
-            for p in _ports(chk, "ports", i, entry[t]):
-                into.ports[(t.upper(), p)] = Rule(base.app, base.use_case, f"port {p}/{t}", base.service)
+            for p, single in _ports(chk, "ports", i, entry[t]):
+                key = (t.upper(), p)
+                if single:
+                    chk.single_ports.add(key)
+                elif key in chk.single_ports:
+                    continue
+                into.ports[key] = Rule(base.app, base.use_case, f"port {p}/{t}", base.service)
 
 
 def _add_names(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
@@ -280,7 +289,9 @@ def _add_payload(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) ->
         prefixes.append(raw)
     if not prefixes:
         raise chk.fail("payloads", i, "a [[payloads]] rule needs text = '...' or hex = '...'")
-    ports = frozenset(_ports(chk, "payloads", i, entry["ports"])) if "ports" in entry else frozenset()
+    ports = (
+        frozenset(p for p, _single in _ports(chk, "payloads", i, entry["ports"])) if "ports" in entry else frozenset()
+    )
     label = entry.get("label", base.app or "payload")
     if not isinstance(label, str):
         raise chk.fail("payloads", i, "label must be a string")
