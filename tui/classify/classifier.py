@@ -27,9 +27,13 @@ TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
 _MISSING = object()
+# flow.scratch of a flow begun without payload and without a hint (its verdict from the ports
+# is written); with a hint, the hint tuple itself stands in flow.scratch
+_BEGUN = object()
 DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
 _DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
 _HTTP_FIRST = frozenset(b"GPHDOCT")
+_BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
 _VIDEO_TYPES = ("video/", "audio/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash+xml")
 _DOWNLOAD_TYPES = (
     "application/octet-stream",
@@ -99,9 +103,10 @@ class Classifier:
         self._ports["UDP-Lite"] = self._ports["UDP"]
         # ... and transport -> first payload byte -> the payload rules that can match, in
         # the order the rules index gives them (rules keyed by first byte, then the others).
-        self._payload_tables: dict[str, dict[int, tuple[PayloadRule, ...]]] = {}
+        self._payload_tables: dict[str, tuple[dict, tuple]] = {}
         # learned name -> the hint it gives (rule, "learned name <pattern>"), memoised with _match
         self._hints: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()
+        self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
 
     # ------------------------------------------------------------------ engine interface
     def observe(self, flow, meta: tuple, data: bytes, from_src: bool) -> None:
@@ -109,38 +114,39 @@ class Classifier:
 
         Handlers only gather evidence into the flow's state; the verdict is written once per
         packet at the end (``_apply``), and the state is dropped as soon as the flow is decided.
+        Until a flow shows payload its state is a marker (the verdict from ports and a learned
+        name is already written): most flows are then decided by the packet that creates their
+        state, which so never outlives the call.
         """
-        st = flow.scratch
-        first = st is None
-        if first:
-            st = self._begin(flow)
-            if st is None:
-                return
         off = meta[PAYLOAD_OFF]
-        if off < 0 or off >= len(data):
-            if first:
-                self._apply(flow, st)
-            return
         proto = flow.proto
-        try:
+        pl = None
+        if 0 <= off < len(data):
             if proto == "TCP":
                 pl = data[off:]
                 if len(pl) <= 6 and not any(pl):  # Ethernet padding after a bare ACK
-                    if first:
-                        self._apply(flow, st)
-                    return
-                self._tcp(flow, st, pl, from_src)
+                    pl = None
             elif proto == "UDP":
                 ulen = (data[off - 4] << 8) | data[off - 3]
                 end = off - 8 + ulen if ulen >= 8 else len(data)
-                pl = data[off:end]
-                if not pl:
-                    if first:
-                        self._apply(flow, st)
-                    return
-                self._udp(flow, st, pl, from_src)
+                pl = data[off:end] or None
             else:
                 pl = data[off:]
+        st = flow.scratch
+        if st is None:
+            st = self._begin(flow, pl is not None)
+            if st is None:
+                return
+        elif pl is None:
+            return
+        elif st.__class__ is not FlowState:
+            st = self._state(flow, st)
+        try:
+            if proto == "TCP":
+                self._tcp(flow, st, pl, from_src)
+            elif proto == "UDP":
+                self._udp(flow, st, pl, from_src)
+            else:
                 self._payload_rules(flow, st, pl, proto)
         except (IndexError, ValueError, UnicodeError, OverflowError):  # defence in depth: never kill capture
             st.buf = None
@@ -157,11 +163,16 @@ class Classifier:
         st = flow.scratch
         if isinstance(st, FlowState):
             self._apply(flow, st)
+        # else: no payload was seen, and the verdict from ports and names is written already
         flow.scratch = None
 
     # ------------------------------------------------------------------ first packet
-    def _begin(self, flow) -> FlowState | None:
-        """A flow's first packet: port and learned-name evidence; None when that decides it."""
+    def _begin(self, flow, payload: bool) -> FlowState | None:
+        """A flow's first packet: port and learned-name evidence.
+
+        Returns the flow's state when there is payload to read next; otherwise writes the
+        verdict the evidence gives, leaves a marker in ``flow.scratch`` and returns None.
+        """
         proto = flow.proto
         ports = self._ports.get(proto)
         if ports is None:
@@ -171,30 +182,57 @@ class Classifier:
             flow.reason = rule.reason if rule else None
             flow.decided = True
             return None
-        st = flow.scratch = FlowState()
         a = flow.sport
         b = flow.dport
         if a > b:
             a, b = b, a
-        st.port = ports.get(a) or ports.get(b)
+        port = ports.get(a) or ports.get(b)
+        hint = None
         names = self.names
         if names:
             name = names.get(flow.dst) or names.get(flow.src)
             if name is not None:
                 flow.name = name
-                st.hint = self._hint(name)
+                hint = self._hint(name)
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
             ):
-                st.sig = self._sig["ftp_data"]
-                st.sig_detail = "announced by ftp control"
+                st = FlowState(port, hint, self._sig["ftp_data"], "announced by ftp control")
                 self._apply(flow, st)
                 flow.decided = True
                 flow.scratch = None
                 return None
             if self.ftp_pairs and 21 not in (flow.sport, flow.dport) and _pair(flow.src, flow.dst) in self.ftp_pairs:
-                st.hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
+                hint = self._ftp_hint
+        if payload:
+            st = flow.scratch = FlowState(port, hint)
+            return st
+        # The verdict _apply would give a state with only these two pieces of evidence.
+        if hint is not None:
+            flow.app = port[0].app if port is not None else (hint[0].app or hint[0].service)
+            flow.use_case = hint[0].use_case
+            flow.reason = hint[1]
+        elif port is not None:
+            r = port[0]
+            flow.app = r.app
+            flow.use_case = r.use_case
+            flow.reason = r.reason
+        else:
+            flow.app = None
+            flow.use_case = "unknown"
+            flow.reason = None
+        flow.scratch = _BEGUN if hint is None else hint  # the hint (a shared tuple) is the marker
+        return None
+
+    def _state(self, flow, marker: object) -> FlowState:
+        """The state of a flow begun without payload: the evidence _begin found then."""
+        a = flow.sport
+        b = flow.dport
+        if a > b:
+            a, b = b, a
+        ports = self._ports[flow.proto]
+        st = flow.scratch = FlowState(ports.get(a) or ports.get(b), None if marker is _BEGUN else marker)
         return st
 
     # ------------------------------------------------------------------ TCP
@@ -220,6 +258,11 @@ class Classifier:
         b0 = pl[0]
         if b0 == 0x16 and wire.tls_record_len(pl, 0):
             if len(pl) > 5 and pl[5] == 1:
+                rlen = (pl[3] << 8) | pl[4]
+                if 4 <= rlen <= len(pl) - 5 and 4 + int.from_bytes(pl[6:9], "big") <= rlen:
+                    # The usual case: the whole ClientHello in the first record, read in place.
+                    self._hello_sni(flow, st, wire.client_hello_sni(pl, 5, 5 + rlen), from_src)
+                    return
                 got = wire.tls_handshake(pl)
                 if got is not None and got[1]:  # the whole ClientHello in one segment: the usual case
                     self._hello_done(flow, st, got[0], from_src)
@@ -240,19 +283,19 @@ class Classifier:
             if req is not None:
                 self._http_request(flow, st, req, from_src)
                 return
-        if pl.startswith(b"HTTP/1."):
-            resp = wire.http_response(pl, 0)
-            if resp is not None:
-                self._carrier(flow, st, "http", "http response", decided=False)
-                self._http_response(flow, st, pl)
-                return
-        if st.payloads == 0 and self._banner(flow, st, pl, from_src):
+            if b0 == 0x48 and pl.startswith(b"HTTP/1."):
+                resp = wire.http_response(pl, 0)
+                if resp is not None:
+                    self._carrier(flow, st, "http", "http response", decided=False)
+                    self._http_response(flow, st, pl)
+                    return
+        if st.payloads == 0 and b0 in _BANNER_FIRST and self._banner(flow, st, pl, from_src):
             return
         if self._payload_rules(flow, st, pl, "TCP"):
             return
-        if wire.mqtt_connect(pl, 0):
+        if b0 == 0x10 and wire.mqtt_connect(pl, 0):
             self._signature(flow, st, "mqtt", "mqtt connect")
-        elif wire.rtmp_handshake(pl, 0):
+        elif b0 == 3 and wire.rtmp_handshake(pl, 0):
             self._signature(flow, st, "rtmp", "rtmp handshake")
         elif (flow.sport == 53 or flow.dport == 53) and len(pl) > 14:
             self._dns(flow, st, pl[2:], "dns", from_src)
@@ -317,7 +360,9 @@ class Classifier:
         self._hello_done(flow, st, hs, from_src)
 
     def _hello_done(self, flow, st: FlowState, hs: bytes, from_src: bool) -> None:
-        sni = wire.client_hello_sni(hs)
+        self._hello_sni(flow, st, wire.client_hello_sni(hs), from_src)
+
+    def _hello_sni(self, flow, st: FlowState, sni: str | None, from_src: bool) -> None:
         label = "tls sni" if sni else "tls"
         if sni:
             self._learn_name(flow, st, sni, from_src)
@@ -522,13 +567,26 @@ class Classifier:
 
     # ------------------------------------------------------------------ payload rules
     def _payload_rules(self, flow, st: FlowState, pl: bytes, transport: str) -> bool:
-        table = self._payload_tables.get(transport)
-        if table is None:
-            table = self._payload_table(transport)
-        cands = table.get(pl[0])
-        if cands is None:
+        tables = self._payload_tables.get(transport)
+        if tables is None:
+            tables = self._payload_table(transport)
+        first, later = tables
+        cands = first.get(pl[0])
+        if cands is not None and self._try_payloads(flow, st, pl, cands):
+            return True
+        if not later:
             return False
-        for pr in cands:
+        n = len(pl)
+        hits: tuple | None = None
+        for off, by_byte in later:  # rules at an offset: only those whose first byte is there
+            if off < n:
+                more = by_byte.get(pl[off])
+                if more is not None:
+                    hits = more if hits is None else tuple(sorted(hits + more, key=_position))
+        return hits is not None and self._try_payloads(flow, st, pl, hits)
+
+    def _try_payloads(self, flow, st: FlowState, pl: bytes, cands: tuple) -> bool:
+        for _pos, pr in cands:
             if pr.ports and flow.sport not in pr.ports and flow.dport not in pr.ports:
                 continue
             if pl.startswith(pr.prefix, pr.offset):
@@ -538,17 +596,25 @@ class Classifier:
                 return True
         return False
 
-    def _payload_table(self, transport: str) -> dict[int, tuple[PayloadRule, ...]]:
-        """First byte -> the payload rules for ``transport`` worth trying, in the rules' order."""
+    def _payload_table(self, transport: str) -> tuple[dict, tuple]:
+        """The payload rules for ``transport``: by first byte (offset 0), and by offset and the byte there.
+
+        Candidates keep the order the rules index gives them (offset-0 rules first, then the
+        others in their order), so the first match is the one a scan of every rule finds.
+        """
         rules = self.rules
-        fits = [pr for pr in rules.payload_any if pr.transport in ("ANY", transport)]
-        table: dict[int, tuple[PayloadRule, ...]] = {}
-        for b in range(256):
-            cands = [pr for pr in rules.payload_index.get(b, ()) if pr.transport in ("ANY", transport)] + fits
-            if cands:
-                table[b] = tuple(cands)
-        self._payload_tables[transport] = table
-        return table
+        first: dict[int, tuple] = {}
+        for b, group in rules.payload_index.items():
+            fits = tuple((i, pr) for i, pr in enumerate(group) if pr.transport in ("ANY", transport))
+            if fits:
+                first[b] = fits
+        by_off: dict[int, dict[int, list]] = {}
+        for i, pr in enumerate(rules.payload_any):
+            if pr.transport in ("ANY", transport):
+                by_off.setdefault(pr.offset, {}).setdefault(pr.prefix[0], []).append((i, pr))
+        later = tuple((off, {b: tuple(c) for b, c in d.items()}) for off, d in sorted(by_off.items()))
+        self._payload_tables[transport] = (first, later)
+        return first, later
 
     # ------------------------------------------------------------------ verdicts
     def _signature(self, flow, st: FlowState, key: str, detail: str) -> None:
@@ -637,6 +703,10 @@ _SIGNATURES = (
     "rtmp",
     "ssdp",
 )
+
+
+def _position(cand: tuple[int, PayloadRule]) -> int:
+    return cand[0]
 
 
 def _waiting(st: FlowState) -> bool:

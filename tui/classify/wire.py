@@ -113,17 +113,19 @@ def client_hello_body(hs: bytes) -> tuple[str | None, tuple[str, ...]] | None:
     return (sni, tuple(alpn))
 
 
-def client_hello_sni(hs: bytes) -> str | None:
-    """The SNI of a handshake message, as ``client_hello_body(hs)[0]`` but stopping at the name.
+def client_hello_sni(hs: bytes, off: int = 0, stop: int | None = None) -> str | None:
+    """The SNI of a handshake message, as ``client_hello_body(hs[off:stop])[0]`` but stopping at the name.
+
+    ``off``/``stop`` let a caller read the message in place (inside a TLS record) without a copy.
 
     The classifier needs only the name; walking the remaining extensions (ALPN, key shares,
     padding) cost more than everything else it does with a ClientHello.
     """
-    n = len(hs)
-    if n < 4 + 38 or hs[0] != 1:
+    n = len(hs) if stop is None else min(stop, len(hs))
+    if n - off < 4 + 38 or hs[off] != 1:
         return None
-    end = min(n, 4 + int.from_bytes(hs[1:4], "big"))
-    p = 4 + 2 + 32  # version, random
+    end = min(n, off + 4 + int.from_bytes(hs[off + 1 : off + 4], "big"))
+    p = off + 4 + 2 + 32  # version, random
     if p >= end:
         return None
     p += 1 + hs[p]  # session id
