@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from tui.sources.wrapped import WrappedSource
+
 CLONE_NEWNET = 0x40000000
 RUN_NETNS = "/run/netns"
 
@@ -260,7 +262,7 @@ def group_rows(namespaces: Iterable[Namespace]) -> list[tuple[str, str | None, N
 
 
 # ---------------------------------------------------------------- capturing
-class NamespacedSource:
+class NamespacedSource(WrappedSource):
     """A LiveSource whose socket lives in another namespace, read by a thread inside it.
 
     The raw socket is opened after entering the namespace (so errors show at once, on the
@@ -268,26 +270,17 @@ class NamespacedSource:
     lookups (names, removal checks) answer for that namespace and not the host.
     """
 
-    kind = "live"
-
     def __init__(self, iface: str, netns: str, **live_kw) -> None:
         from tui.sources.live import CaptureError, LiveSource
 
         self.netns = netns
         try:
             with entered(netns):
-                self.inner = LiveSource(iface, **live_kw)
+                inner = LiveSource(iface, **live_kw)
         except OSError as exc:
             raise CaptureError(f"cannot capture in namespace {netns}: {exc.strerror or exc}") from None
+        super().__init__(inner)
         self.name = f"{iface}@{netns_label(netns)}"
-
-    @property
-    def end_reason(self) -> str | None:
-        return self.inner.end_reason
-
-    @property
-    def uses_ring(self) -> bool:
-        return self.inner.uses_ring
 
     def batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
         me = threading.get_ident()
@@ -298,15 +291,6 @@ class NamespacedSource:
         finally:
             if threading.get_ident() == me:
                 cm.__exit__(None, None, None)
-
-    def stats(self) -> tuple[int, int]:
-        return self.inner.stats()
-
-    def interfaces(self) -> dict[int, tuple[str, int]]:
-        return self.inner.interfaces()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def open_live_source(iface: str, netns: str | None = None, **live_kw):

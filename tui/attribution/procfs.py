@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tui.attribution.cgroups import CgroupPlace, parse_cgroup
@@ -39,36 +40,48 @@ def _pids(proc: str) -> list[int]:
     return pids
 
 
-def find_socket_owners(inodes: set[int], proc: str = "/proc") -> dict[int, int]:
-    """inode -> pid for as many of ``inodes`` as are held open by some process.
+def _held_sockets(proc: str) -> Iterator[tuple[int, Iterator[int]]]:
+    """(pid, that process's socket inodes) for every process, newest first.
 
-    Processes that vanish or deny access mid-walk are skipped.  The walk ends early once
-    every inode is found.
+    Processes that vanish or deny access mid-walk are skipped.
     """
-    wanted = set(inodes)
-    found: dict[int, int] = {}
-    if not wanted:
-        return found
-    readlink = os.readlink
     for pid in _pids(proc):
         fd_dir = f"{proc}/{pid}/fd"
         try:
             fds = os.listdir(fd_dir)
         except OSError:
             continue
-        for fd in fds:
+        yield pid, _socket_inodes(fd_dir, fds)
+
+
+def _socket_inodes(fd_dir: str, fds: list[str]) -> Iterator[int]:
+    readlink = os.readlink
+    for fd in fds:
+        try:
+            target = readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
             try:
-                target = readlink(f"{fd_dir}/{fd}")
-            except OSError:
+                yield int(target[8:-1])
+            except ValueError:
                 continue
-            if target.startswith("socket:["):
-                try:
-                    ino = int(target[8:-1])
-                except ValueError:
-                    continue
-                if ino in wanted:
-                    wanted.discard(ino)
-                    found[ino] = pid
+
+
+def find_socket_owners(inodes: set[int], proc: str = "/proc") -> dict[int, int]:
+    """inode -> pid for as many of ``inodes`` as are held open by some process.
+
+    The walk ends early once every inode is found.
+    """
+    wanted = set(inodes)
+    found: dict[int, int] = {}
+    if not wanted:
+        return found
+    for pid, held in _held_sockets(proc):
+        for ino in held:
+            if ino in wanted:
+                wanted.discard(ino)
+                found[ino] = pid
         if not wanted:
             break
     return found
@@ -77,23 +90,9 @@ def find_socket_owners(inodes: set[int], proc: str = "/proc") -> dict[int, int]:
 def all_socket_owners(proc: str = "/proc") -> dict[int, int]:
     """inode -> pid for every socket held by every process (the slow full walk)."""
     found: dict[int, int] = {}
-    readlink = os.readlink
-    for pid in _pids(proc):
-        fd_dir = f"{proc}/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = readlink(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                try:
-                    found.setdefault(int(target[8:-1]), pid)
-                except ValueError:
-                    continue
+    for pid, held in _held_sockets(proc):
+        for ino in held:
+            found.setdefault(ino, pid)
     return found
 
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 
 from tui.sources.live import BpfError, compile_bpf
+from tui.sources.wrapped import WrappedSource
 
 
 class _BpfInsn(ctypes.Structure):
@@ -51,27 +52,12 @@ class BpfMatcher:
         return bool(self._lib.bpf_filter(self._prog(frame[5]), data, frame[3], len(data)))
 
 
-class FilteredSource:
+class FilteredSource(WrappedSource):
     """Wraps a file source and passes on only the frames the filter accepts."""
 
     def __init__(self, inner, expr: str) -> None:
-        self.inner = inner
-        self.kind = inner.kind
-        self.name = inner.name
+        super().__init__(inner)
         self.matcher = BpfMatcher(expr)
-
-    @property
-    def end_reason(self) -> str | None:
-        return self.inner.end_reason
-
-    def stats(self) -> tuple[int, int]:
-        return self.inner.stats()
-
-    def interfaces(self) -> dict[int, tuple[str, int]]:
-        return self.inner.interfaces()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
         match = self.matcher.match
