@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tui.classify import load_classifier, quic, wire
 from tui.decode import decode
 from tui.flows import Flow
+from tui.snapshot import USE_CASES
 
 PORTS = [21, 22, 25, 53, 80, 110, 143, 443, 1883, 5060, 5353, 8000, 27015, 3478, 40000]
 CLASSIFIER = load_classifier(None, use_default_user=False)
@@ -36,19 +37,7 @@ def test_observe_never_raises_on_garbage(payloads, proto, sport, dport, prefix):
         if flow.decided:
             break
     CLASSIFIER.finish(flow)
-    assert flow.use_case in (
-        "web",
-        "mail",
-        "file_transfer",
-        "messaging",
-        "streaming",
-        "gaming",
-        "voice",
-        "name_resolution",
-        "remote_access",
-        "network_control",
-        "unknown",
-    )
+    assert flow.use_case in USE_CASES
 
 
 def test_every_truncation_of_signatures_is_safe():

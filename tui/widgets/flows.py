@@ -118,7 +118,6 @@ class FlowsPanel(KeyedTable):
         self._rates: dict[int, float] = {}
         self.flows: dict[int, FlowView] = {}
         self.shown = 0
-        self.narrow = False
         self.show_owners = False  # process and user columns (live capture with attribution)
         self.names: Callable[[str], str | None] | None = None  # reverse DNS, when on
         self._last: Snapshot | None = None
@@ -149,12 +148,7 @@ class FlowsPanel(KeyedTable):
         if not self.columns:
             return
         narrow = self.size.width < NARROW_BELOW
-        if narrow != self.narrow:
-            self.narrow = narrow
-            self.row_height = 2 if narrow else 1
-            self.clear_rows()
-            if self._last is not None:
-                self.call_after_refresh(self.update, self._last)
+        self.set_narrow(narrow)
         if narrow:
             widths = dict(NARROW)
             used = sum(NARROW.values()) + len(WIDTHS)

@@ -27,7 +27,6 @@ class PacketsPanel(KeyedTable):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.filter_text = ""
-        self.narrow = False
         self.packets: dict[int, PacketRow] = {}
         self._parts: dict[int, tuple[str, str, str]] = {}
         self._last: Snapshot | None = None
@@ -44,12 +43,7 @@ class PacketsPanel(KeyedTable):
 
     def on_resize(self) -> None:
         narrow = self.size.width < 100
-        if narrow != self.narrow:
-            self.narrow = narrow
-            self.row_height = 2 if narrow else 1
-            self.clear_rows()
-            if self._last is not None:
-                self.call_after_refresh(self.update, self._last)
+        self.set_narrow(narrow)
         self.set_column_width("use_case", 0 if narrow else 13)
         if narrow:
             self.set_column_width("endpoints", 22)

@@ -47,6 +47,8 @@ class KeyedTable(DataTable):
         self._keys: dict[str, Hashable] = {}
         self.row_height: int | None = 1  # None: as tall as the cells' text
         self._order: list[Hashable] = []
+        self.narrow = False  # two-line rows for a narrow terminal
+        self._last: object | None = None  # the last snapshot given to update(), for rebuilds
 
     def add_column(self, label, *, width: int | None = None, key: str | None = None, default=None):
         text = label if isinstance(label, Text) else Text(str(label))
@@ -136,6 +138,20 @@ class KeyedTable(DataTable):
                 self.sort(key=lambda cells: index.get(id(cells[0]), 0))
             if chosen is not None and chosen in wanted:
                 self.move_cursor(row=self.get_row_index(str(chosen)), scroll=False)
+
+    def set_narrow(self, narrow: bool) -> bool:
+        """Switch between one-line and two-line rows; rows are rebuilt from the last snapshot.
+
+        True when the layout changed.
+        """
+        if narrow == self.narrow:
+            return False
+        self.narrow = narrow
+        self.row_height = 2 if narrow else 1
+        self.clear_rows()
+        if self._last is not None:
+            self.call_after_refresh(self.update, self._last)
+        return True
 
     def clear_rows(self) -> None:
         self.clear()
