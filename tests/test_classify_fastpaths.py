@@ -184,3 +184,86 @@ def test_flow_without_payload_keeps_no_state_and_settles_on_its_port():
     assert type(flow.scratch).__name__ != "FlowState"  # a marker, not a state per flow
     CLASSIFIER.finish(flow)
     assert flow.scratch is None and (flow.app, flow.use_case, flow.reason) == ("SMTP", "mail", "port 25/tcp")
+
+
+# ------------------------------------------------------------------ shortcuts end to end
+def _verdicts(frames: list[tuple], shortcuts: bool) -> dict:
+    from tui.engine import Engine
+
+    classifier = load_classifier(None, use_default_user=False)
+    classifier.shortcuts = shortcuts
+    engine = Engine(classifier=classifier, idle_timeout=None)
+    for i in range(0, len(frames), 256):
+        engine.process(frames[i : i + 256])
+    flows = {k: (f.app, f.use_case, f.reason, f.name, f.decided) for k, f in engine.table.flows.items()}
+    snap = engine.snapshot()
+    return {"flows": flows, "use_cases": dict(snap.use_cases), "apps": dict(snap.apps), "names": dict(classifier.names)}
+
+
+def _sample_frames(pcaps_dir) -> list[tuple]:
+    import threading
+
+    from tui.sources.pcapfile import PcapSource
+
+    frames: list[tuple] = []
+    for path in sorted(p for p in pcaps_dir.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap")):
+        src = PcapSource(str(path))
+        try:
+            for batch in src.batches(threading.Event()):
+                frames.extend(batch)
+        except Exception:  # a damaged sample (some are, on purpose): keep what was read
+            pass
+        finally:
+            src.close()
+    return frames
+
+
+def test_shortcuts_give_the_general_verdicts_on_the_sample_captures(pcaps_dir):
+    frames = _sample_frames(pcaps_dir)
+    assert len(frames) > 10_000
+    fast, general = _verdicts(frames, True), _verdicts(frames, False)
+    assert fast == general
+    decided_by_dns = sum(1 for v in fast["flows"].values() if v[2] and v[2].endswith("dns response"))
+    decided_by_sni = sum(1 for v in fast["flows"].values() if v[2] and v[2].startswith("tls sni"))
+    assert decided_by_dns > 100 and decided_by_sni > 100  # both shortcuts were taken
+
+
+def test_shortcuts_give_the_general_verdicts_on_the_synthetic_mix():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import synth
+
+    frames = synth.synthetic_mix(40_000, 4_000)
+    fast, general = _verdicts(frames, True), _verdicts(frames, False)
+    assert fast == general
+    assert len(fast["flows"]) == 4_000
+
+
+def test_sni_shortcut_each_verdict_branch():
+    """SNI with a name rule, SNI without one on a server with a learned name, on a mail port, plain."""
+    from classify_helpers import run, tcp
+
+    def flows(shortcuts: bool) -> list[tuple]:
+        packets = []
+        for sport, dport, name in (
+            (40001, 443, "cdn.discordapp.com"),  # name rule; teaches the server's address
+            (40002, 443, "www.example.com"),  # no rule: the learned name's hint decides
+            (40003, 993, "www.example.com"),  # port 993 is mail, TLS is web: the port decides
+        ):
+            packets += [tcp(sport=sport, dport=dport, flags="S"), tcp(client_hello(name), sport=sport, dport=dport)]
+        classifier = load_classifier(None, use_default_user=False)
+        classifier.shortcuts = shortcuts
+        eng = run(packets, classifier)
+        classifier.names.clear()
+        eng2 = run(packets[4:], classifier)  # the port-993 flow without any learned name
+        got = sorted((f.sport, f.app, f.use_case, f.reason, f.name, f.decided) for f in eng.table.flows.values())
+        return got + [(f.app, f.use_case, f.reason) for f in eng2.table.flows.values()]
+
+    fast = flows(True)
+    assert fast == flows(False)
+    reasons = [row[3] for row in fast[:3]] + [fast[3][2]]
+    assert reasons[0] == "tls sni *.discordapp.com"
+    assert reasons[1] == "tls sni, learned name *.discordapp.com"
+    assert reasons[3].startswith("tls sni, port 993")
