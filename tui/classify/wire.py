@@ -213,16 +213,28 @@ def dns_name(data: bytes, start: int, off: int) -> tuple[str | None, int]:
     return name, after
 
 
-def _plain_name(data: bytes, p: int, end: int) -> bool:
-    """Whether the name from ``p`` to ``end`` is labels only (no compression pointer)."""
-    while p < end:
-        ln = data[p]
-        if ln & 0xC0:
-            return False
-        if ln == 0:
-            return p + 1 == end
-        p += 1 + ln
-    return False
+def _plain_first(data: bytes, start: int, p: int, n: int) -> tuple[str | None, int, bool]:
+    """``dns_name`` for the question, quicker when it is labels only; third: whether it was."""
+    labels = []
+    q = p
+    ln = -1
+    while q < n:
+        ln = data[q]
+        if ln == 0 or ln & 0xC0:
+            break
+        nq = q + 1 + ln
+        if nq > n:
+            break
+        labels.append(data[q + 1 : nq])
+        q = nq
+    if ln != 0 or q >= n or q - p > MAX_NAME + 1:  # compressed, cut short or too long: the full walk
+        name, after = dns_name(data, start, p)
+        return name, after, False
+    try:
+        name = b".".join(labels).decode("ascii").lower()
+    except UnicodeDecodeError:
+        name = b".".join(labels).decode("latin-1").lower()
+    return name, q + 1, True
 
 
 def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] | None:
@@ -243,8 +255,12 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
         return None
     p = q0 = off + 12
     qname: str | None = None
-    for _ in range(qd):
-        name, p = dns_name(data, off, p)
+    plain = False
+    for i in range(qd):
+        if i == 0:
+            name, p, plain = _plain_first(data, off, p, n)
+        else:
+            name, p = dns_name(data, off, p)
         if name is None or p + 4 > n:
             return None
         qtype, qclass = _HH.unpack_from(data, p)
@@ -253,12 +269,10 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
         p += 4
         if qname is None:
             qname = name
-            q_end = p - 4
     addrs: list[bytes] = []
     if is_resp:
         # Answers usually name the question by a pointer to it: when the question is plain labels
         # (already walked above), such a pointer is skipped without walking the name again.
-        plain = qname is not None and _plain_name(data, q0, q_end)
         for _ in range(min(an, MAX_DNS_RECORDS)):
             if plain and p + 2 <= n and data[p] & 0xC0 == 0xC0 and off + ((data[p] & 0x3F) << 8 | data[p + 1]) == q0:
                 p += 2
