@@ -1,6 +1,6 @@
 """Engine throughput beside scapy and tcpdump: prints the figures quoted in the README.
 
-1. Offline, one core: decode + accounting (Engine.process, no classifier) on every frame of
+1. Offline, one core: decode + accounting (Engine.process, without and with the classifier) on every frame of
    ../shared/pcaps/ndpi loaded into memory, and on a synthetic mix; scapy's dissection rate
    (``Ether(bytes)`` and friends) on the same frames.
 2. Live on loopback: a separate process offers UDP datagrams at a fixed rate for a few
@@ -84,11 +84,17 @@ def synthetic_mix(n: int = 100_000, flows: int = 5_000) -> list[tuple]:
     return out
 
 
-def engine_rate(frames: list[tuple], repeat: int = 3, batch: int = 256) -> float:
-    """Packets per second through Engine.process (best of ``repeat``, a fresh engine each time)."""
+def engine_rate(frames: list[tuple], repeat: int = 3, batch: int = 256, classify: bool = False) -> float:
+    """Packets per second through Engine.process (best of ``repeat``, a fresh engine each time).
+
+    ``classify`` adds the classifier with the built-in rules, as `sockscope report` runs it.
+    """
+    from tui.classify import load_classifier
+
     best = 0.0
     for _ in range(repeat):
-        engine = Engine(idle_timeout=None)
+        classifier = load_classifier(None, use_default_user=False) if classify else None
+        engine = Engine(classifier=classifier, idle_timeout=None)
         t = time.perf_counter()
         for i in range(0, len(frames), batch):
             engine.process(frames[i : i + batch])
@@ -250,24 +256,22 @@ def main() -> None:
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})  # offline: one core
 
-    print("== offline: decode + accounting, one core")
+    print("== offline: decode + accounting (without / with the classifier), one core")
+    workloads = []
     if PCAPS.is_dir():
-        frames = load_pcaps()
-        eng = engine_rate(frames)
-        scp = scapy_rate(frames)
-        print(
-            f"ndpi pcaps in memory ({len(frames):,} frames): engine {eng:,.0f} pps | scapy dissect {scp:,.0f} pps"
-            f" | {eng / scp:.1f}x"
-        )
+        workloads.append(("ndpi pcaps in memory ({} frames)", load_pcaps()))
     else:
         print(f"(sample captures not found at {PCAPS}: pcap figures skipped)")
-    mix = synthetic_mix()
-    eng = engine_rate(mix)
-    scp = scapy_rate(mix)
-    print(
-        f"synthetic mix ({len(mix):,} frames, 5,000 flows): engine {eng:,.0f} pps | scapy dissect {scp:,.0f} pps"
-        f" | {eng / scp:.1f}x"
-    )
+    workloads.append(("synthetic mix ({} frames, 5,000 flows)", synthetic_mix()))
+    for label, frames in workloads:
+        bare = engine_rate(frames)
+        classified = engine_rate(frames, classify=True)
+        scp = scapy_rate(frames)
+        print(
+            f"{label.format(f'{len(frames):,}')}: engine {bare:,.0f} pps | with classifier {classified:,.0f} pps"
+            f" (classification costs {100 * (1 - classified / bare):.0f}%) | scapy dissect {scp:,.0f} pps"
+            f" | {classified / scp:.1f}x scapy"
+        )
 
     os.sched_setaffinity(0, cores)  # live: the load generator needs a core of its own
     if args.offline:
