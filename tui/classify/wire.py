@@ -68,13 +68,13 @@ def tls_handshake(buf: bytes) -> tuple[bytes, bool] | None:
     return bytes(hs), len(hs) >= 4 + int.from_bytes(hs[1:4], "big")
 
 
-def client_hello_body(hs: bytes) -> tuple[str | None, tuple[str, ...]] | None:
-    """(SNI, ALPN) from a handshake message (type, 3-byte length, body), as in TLS or QUIC CRYPTO."""
-    n = len(hs)
-    if n < 4 + 38 or hs[0] != 1:
+def _hello_extensions(hs: bytes, off: int, n: int) -> tuple[int, int] | None:
+    """Where the extensions of the ClientHello at ``hs[off:n]`` lie: (first, end), an empty range
+    when it has none, or None when it is no ClientHello or ends before them."""
+    if n - off < 4 + 38 or hs[off] != 1:
         return None
-    end = min(n, 4 + int.from_bytes(hs[1:4], "big"))
-    p = 4 + 2 + 32  # version, random
+    end = min(n, off + 4 + int.from_bytes(hs[off + 1 : off + 4], "big"))
+    p = off + 4 + 2 + 32  # version, random
     if p >= end:
         return None
     p += 1 + hs[p]  # session id
@@ -85,9 +85,16 @@ def client_hello_body(hs: bytes) -> tuple[str | None, tuple[str, ...]] | None:
         return None
     p += 1 + hs[p]  # compression methods
     if p + 2 > end:
-        return (None, ())
-    ext_end = min(end, p + 2 + _H.unpack_from(hs, p)[0])
-    p += 2
+        return (p, p)
+    return (p + 2, min(end, p + 2 + _H.unpack_from(hs, p)[0]))
+
+
+def client_hello_body(hs: bytes) -> tuple[str | None, tuple[str, ...]] | None:
+    """(SNI, ALPN) from a handshake message (type, 3-byte length, body), as in TLS or QUIC CRYPTO."""
+    where = _hello_extensions(hs, 0, len(hs))
+    if where is None:
+        return None
+    p, ext_end = where
     sni: str | None = None
     alpn: list[str] = []
     while p + 4 <= ext_end:
@@ -121,24 +128,10 @@ def client_hello_sni(hs: bytes, off: int = 0, stop: int | None = None) -> str | 
     The classifier needs only the name; walking the remaining extensions (ALPN, key shares,
     padding) cost more than everything else it does with a ClientHello.
     """
-    n = len(hs) if stop is None else min(stop, len(hs))
-    if n - off < 4 + 38 or hs[off] != 1:
+    where = _hello_extensions(hs, off, len(hs) if stop is None else min(stop, len(hs)))
+    if where is None:
         return None
-    end = min(n, off + 4 + int.from_bytes(hs[off + 1 : off + 4], "big"))
-    p = off + 4 + 2 + 32  # version, random
-    if p >= end:
-        return None
-    p += 1 + hs[p]  # session id
-    if p + 2 > end:
-        return None
-    p += 2 + _H.unpack_from(hs, p)[0]  # cipher suites
-    if p + 1 > end:
-        return None
-    p += 1 + hs[p]  # compression methods
-    if p + 2 > end:
-        return None
-    ext_end = min(end, p + 2 + _H.unpack_from(hs, p)[0])
-    p += 2
+    p, ext_end = where
     unpack = _HH.unpack_from
     while p + 4 <= ext_end:
         etype, elen = unpack(hs, p)
