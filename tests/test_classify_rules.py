@@ -132,3 +132,25 @@ def test_rules_file_is_in_the_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "tui/classify/rules.toml" in names
     assert BUILTIN.name == "rules.toml"
+
+
+def test_unreadable_home_is_no_user_rules_file(tmp_path):
+    """HOME pointing at a folder the user may not enter (root's, say) means no user rules, not a crash."""
+    import os
+    import sys
+
+    import pytest
+    import sudo_like
+
+    if os.geteuid() != 0:
+        print("SKIP: needs root to run as another user", file=sys.stderr)
+        pytest.skip("needs root to run as another user")
+    home = tmp_path / "home"
+    (home / ".config" / "sockscope").mkdir(parents=True)
+    (home / ".config" / "sockscope" / "rules.toml").write_text("")
+    home.chmod(0o700)
+    code = "from tui.classify import load_classifier; load_classifier(None); print('ok')"
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(sudo_like.REPO)}
+    out = sudo_like.run(sudo_like.as_user_argv([sys.executable, "-c", code]), env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -314,6 +314,15 @@ def index_payloads(rules: Rules) -> None:
             rules.payload_any.append(pr)
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file we may look at; an unreadable home (sudo -u, a dropped root
+    keeping HOME=/root) counts as no file rather than a crash."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def load_rules(user_path: str | None = None, use_default_user: bool = True) -> Rules:
     """Built-in rules, then the user's file (``--rules FILE``, else ~/.config/sockscope/rules.toml if present)."""
     rules = Rules()
@@ -321,11 +330,11 @@ def load_rules(user_path: str | None = None, use_default_user: bool = True) -> R
     path: Path | None = None
     if user_path:
         path = Path(user_path).expanduser()
-        if not path.is_file():
-            raise RulesError(f"rules file {user_path}: not found")
+        if not _is_file(path):
+            raise RulesError(f"rules file {user_path}: not found (or not readable)")
     elif use_default_user:
         candidate = USER_DEFAULT.expanduser()
-        path = candidate if candidate.is_file() else None
+        path = candidate if _is_file(candidate) else None
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
