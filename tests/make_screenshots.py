@@ -4,10 +4,10 @@ Same deterministic input as the snapshot tests (the demo replayed to its end, a 
 of links for the picker), at 120x40 and 80x24.
 
 As root it also writes monitor-live.svg: the monitor capturing live inside a test namespace
-while real servers (tests/demo_servers.py) and clients (tests/make_demo_capture.py's), each
-a process with its own name, talk there — so the Processes panel and the flows table's
-process column show real owners, which a replayed file cannot.  Not deterministic, so not a
-snapshot test; ``--no-live`` leaves it out.
+while real servers (tests/demo_servers.py) and clients (sessions held open a moment, and
+tests/make_demo_capture.py's MQTT and RTP), each a process with its own name, talk there —
+so the Processes panel and the flows table's process column show real owners, which a
+replayed file cannot.  Not deterministic, so not a snapshot test; ``--no-live`` leaves it out.
 
     .venv/bin/python tests/make_screenshots.py [OUT_DIR] [--no-live]
 """
