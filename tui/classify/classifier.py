@@ -176,8 +176,14 @@ class Classifier:
         except (IndexError, ValueError, UnicodeError, OverflowError):  # defence in depth: never kill capture
             st.buf = None
             st.crypto = None
-        st.payloads += 1
-        if not flow.decided and st.payloads >= PAYLOAD_LIMIT and not _waiting(st):
+        n = st.payloads = st.payloads + 1
+        if (
+            n >= PAYLOAD_LIMIT
+            and not flow.decided
+            and st.buf is None
+            and st.crypto is None
+            and not (st.http_wait or st.ftp or st.want_cert)
+        ):  # nothing still arriving: a split ClientHello, QUIC Initials, an HTTP response, FTP commands
             flow.decided = True
         self._apply(flow, st)
         if flow.decided:
@@ -229,7 +235,11 @@ class Classifier:
                 flow.reason = self._dns_reasons[kind][0]
                 flow.scratch = self._dns_marks[kind]
                 return None
-        hint = self._hint(name) if name is not None else None
+        hint = None
+        if name is not None:
+            hint = self._hints.get(name, _MISSING)  # the memo's hit inlined: a call less per flow
+            if hint is _MISSING:
+                hint = self._hint(name)
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
@@ -308,7 +318,7 @@ class Classifier:
             if len(pl) <= 5 or pl[5] != 1 or pl[1] != 3 or pl[2] > 4:
                 return False
             rlen = (pl[3] << 8) | pl[4]
-            if not (4 <= rlen <= len(pl) - 5 and 4 + int.from_bytes(pl[6:9], "big") <= rlen):
+            if not (4 <= rlen <= len(pl) - 5 and 4 + ((pl[6] << 16) | (pl[7] << 8) | pl[8]) <= rlen):
                 return False
             sni = wire.client_hello_sni(pl, 5, 5 + rlen)
         except (IndexError, ValueError, UnicodeError, OverflowError):
@@ -316,7 +326,9 @@ class Classifier:
         if not sni:
             return False
         flow.name = sni
-        hit = self._match(sni)
+        hit = self._name_hits.get(sni, _MISSING)  # the memo's hit inlined
+        if hit is _MISSING:
+            hit = self._match(sni)
         self._remember(flow.dst if from_src else flow.src, sni)
         c = self._tls
         flow.app = c.app
@@ -815,11 +827,6 @@ _SIGNATURES = (
 
 def _position(cand: tuple[int, PayloadRule]) -> int:
     return cand[0]
-
-
-def _waiting(st: FlowState) -> bool:
-    """Evidence still arriving (a split ClientHello, QUIC Initials, an HTTP response, FTP commands)."""
-    return st.buf is not None or st.crypto is not None or st.http_wait or st.ftp or st.want_cert
 
 
 def _pair(a: bytes, b: bytes) -> tuple[bytes, bytes]:

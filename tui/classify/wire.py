@@ -73,7 +73,7 @@ def _hello_extensions(hs: bytes, off: int, n: int) -> tuple[int, int] | None:
     when it has none, or None when it is no ClientHello or ends before them."""
     if n - off < 4 + 38 or hs[off] != 1:
         return None
-    end = min(n, off + 4 + int.from_bytes(hs[off + 1 : off + 4], "big"))
+    end = min(n, off + 4 + ((hs[off + 1] << 16) | (hs[off + 2] << 8) | hs[off + 3]))
     p = off + 4 + 2 + 32  # version, random
     if p >= end:
         return None
