@@ -16,11 +16,11 @@ present and a valid example of every signature, so coverage-guided fuzzing start
 
 from __future__ import annotations
 
-import ssl
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.synth import client_hello
 from tui import linktypes as lt
 from tui.classify import load_classifier, quic, wire
 from tui.classify.classifier import _SIGNATURES
@@ -45,19 +45,6 @@ _DNS_R = (
 _CN = b"\x06\x03\x55\x04\x03"  # the commonName OID, as a certificate carries it
 
 
-def _client_hello(name: str) -> bytes:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
-
 def _quic_initial(name: str) -> bytes:
     try:
         from aioquic.quic.configuration import QuicConfiguration
@@ -72,7 +59,7 @@ def _quic_initial(name: str) -> bytes:
 
 def signature_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
     """One valid exchange per built-in signature and per [[payloads]] rule (packets alternate c->s, s->c)."""
-    hello = _client_hello("fuzz.example.com")
+    hello = client_hello("fuzz.example.com")
     seeds: list[tuple[str, str, int, int, list[bytes]]] = [
         ("http", "TCP", 40000, 80, [_HTTP, b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n\r\n"]),
         ("http_proxy", "TCP", 40000, 3128, [b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n"]),

@@ -343,10 +343,7 @@ class Engine:
     def _retire(self, f: Flow) -> None:
         """Keep what an expired or evicted flow counted for its hosts."""
         hosts = self._retired_hosts
-        for addr, sent_p, sent_b, recv_p, recv_b in (
-            (f.src, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba),
-            (f.dst, f.packets_ba, f.bytes_ba, f.packets_ab, f.bytes_ab),
-        ):
+        for addr, sent_p, sent_b, recv_p, recv_b in _host_sides(f):
             key = (f.family, addr)
             h = hosts.get(key)
             if h is None:
@@ -362,23 +359,15 @@ class Engine:
         """The ``n`` busiest hosts: live flows summed now, plus what retired flows left."""
         acc: dict[tuple[int, bytes], list[int]] = {k: [*v, 0] for k, v in self._retired_hosts.items()}
         for f in self.table.flows.values():
-            fam = f.family
-            a = acc.get((fam, f.src))
-            if a is None:
-                a = acc[(fam, f.src)] = [0, 0, 0, 0, 0]
-            a[0] += f.packets_ab
-            a[1] += f.bytes_ab
-            a[2] += f.packets_ba
-            a[3] += f.bytes_ba
-            a[4] += 1
-            b = acc.get((fam, f.dst))
-            if b is None:
-                b = acc[(fam, f.dst)] = [0, 0, 0, 0, 0]
-            b[0] += f.packets_ba
-            b[1] += f.bytes_ba
-            b[2] += f.packets_ab
-            b[3] += f.bytes_ab
-            b[4] += 1
+            for addr, sent_p, sent_b, recv_p, recv_b in _host_sides(f):
+                a = acc.get((f.family, addr))
+                if a is None:
+                    a = acc[(f.family, addr)] = [0, 0, 0, 0, 0]
+                a[0] += sent_p
+                a[1] += sent_b
+                a[2] += recv_p
+                a[3] += recv_b
+                a[4] += 1
         best = heapq.nlargest(n, acc.items(), key=_host_bytes)
         return tuple(HostView(address_text(addr, fam) or "-", *v) for (fam, addr), v in best)
 
@@ -586,6 +575,15 @@ class Engine:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def _host_sides(f: Flow) -> tuple[tuple[bytes, int, int, int, int], ...]:
+    """Each endpoint of a flow with what it sent and received: (address, sent packets,
+    sent bytes, received packets, received bytes)."""
+    return (
+        (f.src, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba),
+        (f.dst, f.packets_ba, f.bytes_ba, f.packets_ab, f.bytes_ab),
+    )
 
 
 def _host_bytes(item: tuple[tuple[int, bytes], list[int]]) -> int:
