@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,8 +40,13 @@ def test_named_and_process_namespaces_listed_with_interfaces(netns):
     holder = subprocess.Popen(["unshare", "--net", "sleep", "20"])
     try:
         deadline = time.monotonic() + 5
-        while os.stat(f"/proc/{holder.pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
-            assert time.monotonic() < deadline, "unshare did not make a namespace"
+        # unshare makes the namespace and then execs sleep: wait for both, or the
+        # listing may catch the process still named unshare.
+        while (
+            os.stat(f"/proc/{holder.pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+            or Path(f"/proc/{holder.pid}/comm").read_text().strip() != "sleep"
+        ):
+            assert time.monotonic() < deadline, "unshare did not make a namespace and exec sleep"
             time.sleep(0.02)
         spaces = list_namespaces(include_empty=True)
     finally:
