@@ -103,6 +103,10 @@ class Engine:
         self._ended_wall: float | None = None
         # Set by an attributor (tui.attribution) to hear of each new flow; a bounded deque.
         self.new_flows: deque[Flow] | None = None
+        # Set by an exporter (tui.export) to hear of each flow that leaves the table:
+        # (flow, evicted) in a bounded deque; what did not fit is counted in retired_lost.
+        self.retired: deque[tuple[Flow, bool]] | None = None
+        self.retired_lost = 0
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -341,7 +345,12 @@ class Engine:
                 self._next_sweep = sec + 5
 
     def _retire(self, f: Flow) -> None:
-        """Keep what an expired or evicted flow counted for its hosts."""
+        """Keep what an expired or evicted flow counted for its hosts (and tell an exporter)."""
+        out = self.retired
+        if out is not None:
+            if len(out) == out.maxlen:
+                self.retired_lost += 1
+            out.append((f, self.table.evicting))
         hosts = self._retired_hosts
         for addr, sent_p, sent_b, recv_p, recv_b in _host_sides(f):
             key = (f.family, addr)
@@ -499,6 +508,21 @@ class Engine:
             hosts=self._hosts(hosts) if hosts else (),
         )
         return snap, copies
+
+    def changed_flows(self, since: float | None) -> tuple[float | None, list[FlowView]]:
+        """The flows with a packet at or after capture time ``since`` (every flow when None),
+        and the capture time to pass next time.  For exporters: only the changing fields are
+        copied under the lock, as ``snapshot`` does; views are built outside it."""
+        with self._lock:
+            flows = self.table.flows.values()
+            chosen = flows if since is None else [f for f in flows if f.last_seen >= since]
+            copies = [
+                (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba,
+                 f.last_seen, f.state, f.owner)
+                for f in chosen
+            ]  # fmt: skip
+            last = self.last_ts
+        return last, [_view(c) for c in copies]
 
     def _live_duration(self) -> float:
         return (self._ended_wall or time.time()) - self.started_wall
