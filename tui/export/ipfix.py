@@ -197,7 +197,8 @@ class IpfixExporter:
         self._sock.setblocking(False)  # a full send buffer drops a message instead of waiting
         self._seq = 0
         self._next_templates = 0.0
-        self._last_error: str | None = None
+        self._failing: str | None = None  # why sends fail, while they do
+        self._next_report = 0.0
         self._last_sent = 0  # data records in the last message that went out
         self.skipped = 0  # records of flows that are not IP (IPFIX has no template for them)
 
@@ -219,46 +220,45 @@ class IpfixExporter:
             try:
                 self._sock.send(msg)
             except OSError as exc:
-                self.stats.failed += n
-                self.stats.errors += 1
-                if exc.errno == errno.ECONNREFUSED:
-                    why = "nothing listens there (ICMP port unreachable)"
-                elif exc.errno in (errno.EAGAIN, errno.ENOBUFS):
-                    why = "the send buffer is full"
-                else:
-                    why = exc.strerror or str(exc)
-                self._error(f"cannot send IPFIX to {self.target}: {why}; {n} records not sent")
-                templates = True  # send the templates again with the next message that gets through
+                self._failed(n, exc.errno)
                 continue
             self.stats.sent += n
             self._last_sent = n
             if templates:
                 self._next_templates = now + self.template_interval
                 templates = False
-            if self._last_error is not None:
-                self._log(f"sending IPFIX to {self.target} again")
-                self._last_error = None
-        if templates:
-            self._next_templates = 0.0
 
     def _check_refused(self) -> None:
         """An ICMP error that came back for an earlier datagram waits on the socket: the last
-        message did not reach a collector, so its records move from sent to failed."""
+        message did not reach a collector, so its records move from sent to failed.  No
+        error after a send since the last failure: the collector is back."""
         err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if not err:
+            if self._failing is not None and self._last_sent:
+                self._log(f"sending IPFIX to {self.target} again ({self.stats.failed} records not sent so far)")
+                self._failing = None
             return
         n, self._last_sent = self._last_sent, 0
         self.stats.sent -= n
+        self._failed(n, err)
+
+    def _failed(self, n: int, err: int | None) -> None:
         self.stats.failed += n
         self.stats.errors += 1
         self._next_templates = 0.0  # whoever listens next needs them
-        why = "nothing listens there (ICMP port unreachable)" if err == errno.ECONNREFUSED else os.strerror(err)
-        self._error(f"cannot send IPFIX to {self.target}: {why}; {n} records not sent")
-
-    def _error(self, msg: str) -> None:
-        if msg.split(";")[0] != (self._last_error or "").split(";")[0]:
-            self._log(msg)
-        self._last_error = msg
+        if err == errno.ECONNREFUSED:
+            why = "nothing listens there (ICMP port unreachable)"
+        elif err in (errno.EAGAIN, errno.ENOBUFS):
+            why = "the send buffer is full"
+        else:
+            why = os.strerror(err) if err else "unknown error"
+        now = time.monotonic()
+        if self._failing != why:
+            self._log(f"cannot send IPFIX to {self.target}: {why}; records are counted as not sent, sending goes on")
+            self._failing, self._next_report = why, now + 60.0
+        elif now >= self._next_report:
+            self._log(f"still cannot send IPFIX to {self.target}: {self.stats.failed} records not sent so far")
+            self._next_report = now + 60.0
 
     def close(self, settle: float = 0.2) -> None:
         """Close after ``settle`` seconds, time for an ICMP error about the last message."""
