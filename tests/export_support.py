@@ -73,7 +73,9 @@ class Capture:
         return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def build_capture(path: Path, dns: int = 6, http: int = 4, udp6: int = 2, long_flows: int = 0, span: float = 1.0) -> Capture:
+def build_capture(
+    path: Path, dns: int = 6, http: int = 4, udp6: int = 2, long_flows: int = 0, span: float = 1.0
+) -> Capture:
     """A pcap of DNS exchanges, HTTP fetches over TCP (SYN to FIN), IPv6 datagrams to an
     unnamed port and optionally ``long_flows`` UDP flows with a packet every 0.1 s over
     ``span`` seconds; counts are kept as the packets are made (wire length = len(bytes))."""

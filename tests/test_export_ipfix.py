@@ -18,7 +18,6 @@ from tui.export.ipfix import (
     data_records,
     messages,
     protocol_number,
-    template_set,
 )
 from tui.export.tracker import FlowDelta, FlowRecord
 from tui.snapshot import FlowView
@@ -27,7 +26,8 @@ from tui.snapshot import FlowView
 def _view(**kw) -> FlowView:
     base = dict(id=7, proto="TCP", family=4, src="192.0.2.1", sport=1234, dst="198.51.100.2", dport=443, app="TLS",
                 use_case="web", reason="tls sni", name="a.example", packets_ab=3, bytes_ab=300, packets_ba=2,
-                bytes_ba=2000, first_seen=1.5, last_seen=2.5, state="open", process="curl", container="docker:web")  # fmt: skip
+                bytes_ba=2000, first_seen=1.5, last_seen=2.5, state="open", process="curl",
+                container="docker:web")  # fmt: skip
     base.update(kw)
     return FlowView(**base)
 
