@@ -8,9 +8,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
-from conftest import _skip, net_raw_reason
+from conftest import REPO, _skip, net_raw_reason
 from export_support import build_capture, sockscope_export, stop, wait_for
 
 REPORT_FLOW_KEYS = ["proto", "src", "sport", "dst", "dport", "app", "use_case", "reason", "name", "packets", "bytes",
@@ -33,14 +34,14 @@ def test_lines_are_the_report_flow_plus_stream_fields(tmp_path):
     lines = _lines(out)
     assert len(lines) == len(cap.flows)
     report = json.loads(subprocess.run(
-        [os.environ.get("PYTHON", "python3"), "-m", "tui", "report", "-r", str(cap.path), "--format", "json"],
-        capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)), check=True,
-        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__))),
+        [sys.executable, "-m", "tui", "report", "-r", str(cap.path), "--format", "json"],
+        capture_output=True, text=True, cwd=REPO, check=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
     ).stdout)  # fmt: skip
     by_key = {(f["src"], f["sport"], f["dst"], f["dport"]): f for f in report["flows"]}
     for line in lines:
         assert list(line)[: len(REPORT_FLOW_KEYS)] == REPORT_FLOW_KEYS
-        assert {k: line[k] for k in REPORT_FLOW_KEYS} == by_key[(line["src"], line["sport"], line["dst"], line["dport"])]
+        key = (line["src"], line["sport"], line["dst"], line["dport"])
+        assert {k: line[k] for k in REPORT_FLOW_KEYS} == by_key[key]
         assert line["event"] == "end" and line["end_reason"] == "end of capture"
         assert line["packets_delta"] == line["packets"] == line["packets_ab"] + line["packets_ba"]
         assert line["bytes_delta"] == line["bytes"]
