@@ -179,17 +179,25 @@ def stop(p: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) ->
 class Prometheus:
     """A real Prometheus server on loopback scraping ``targets`` every second."""
 
-    def __init__(self, targets: list[str]) -> None:
+    def __init__(self, targets: list[str], names: list[str] | None = None) -> None:
+        """``names``: an ``instance`` label for each target (as a fleet would name its hosts)."""
         binary = shutil.which("prometheus")
         if binary is None:
             _skip("the prometheus binary is missing (apt-get install prometheus)")
         self.dir = Path(tempfile.mkdtemp(prefix="sockscope-prom-"))
         self.port = free_port()
         cfg = self.dir / "prometheus.yml"
+        if names is None:
+            static = f"      - targets: {json.dumps(targets)}\n"
+        else:
+            static = "".join(
+                f"      - targets: [{json.dumps(t)}]\n        labels: {{instance: {json.dumps(n)}}}\n"
+                for t, n in zip(targets, names, strict=True)
+            )
         cfg.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: sockscope\n    scrape_interval: 1s\n"
-            f"    static_configs:\n      - targets: {json.dumps(targets)}\n"
+            f"    static_configs:\n{static}"
         )
         self.log = open(self.dir / "prometheus.log", "w")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
@@ -243,8 +251,8 @@ class Prometheus:
 
 
 @contextlib.contextmanager
-def prometheus(targets: list[str]) -> Iterator[Prometheus]:
-    p = Prometheus(targets)
+def prometheus(targets: list[str], names: list[str] | None = None) -> Iterator[Prometheus]:
+    p = Prometheus(targets, names)
     try:
         yield p
     finally:
