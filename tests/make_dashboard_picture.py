@@ -15,6 +15,7 @@ from ../shared/pcaps (left out, with a note, where that is absent).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import shutil
@@ -29,11 +30,11 @@ from export_support import REPO, Prometheus, free_port, sockscope_export, stop
 
 DASHBOARD = REPO / "tui" / "export" / "grafana-dashboard.json"
 PCAPS = REPO.parent / "shared" / "pcaps" / "ndpi"
-# (host name, capture, its recorded length in seconds)
+# (host name, capture)
 HOSTS = [
-    ("office-gw", REPO / "tui" / "data" / "demo.pcapng", 12.72),
-    ("media-box", PCAPS / "netflix.pcap", 89.9),
-    ("home-hub", PCAPS / "alexa-app.pcapng", 176.2),
+    ("office-gw", REPO / "tui" / "data" / "demo.pcapng"),
+    ("media-box", PCAPS / "netflix.pcap"),
+    ("home-hub", PCAPS / "alexa-app.pcapng"),
 ]
 PALETTE = ["#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#ff780a", "#96d98d",
            "#ffb357", "#ca95e5", "#c4162a"]  # fmt: skip
@@ -50,6 +51,26 @@ def human(v: float, unit: str) -> str:
             return f"{text} {prefix}{suffix.strip()}".strip() if unit == "Bps" else f"{text}{prefix}{suffix}"
         v /= 1000
     return f"{v:.1f}P{suffix}"
+
+
+def speed_for(path: Path, seconds: float) -> float:
+    """The --speed that makes a replay of ``path`` last ``seconds``: the replay waits for each
+    gap between packets at that speed, but never more than a second (it skips long gaps)."""
+    from tui.sources.pcapfile import PcapSource
+
+    src = PcapSource(str(path))
+    ts = [f[0] / 1e9 for f in src.frames()]
+    src.close()
+    gaps = [b - a for a, b in itertools.pairwise(ts) if b > a]
+
+    def wall(speed: float) -> float:
+        return sum(min(g / speed, 1.0) for g in gaps)
+
+    lo, hi = 1e-4, 1e4  # wall() falls as speed grows
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if wall(mid) > seconds else (lo, mid)
+    return hi
 
 
 def expr_for(expr: str, window: str) -> str:
@@ -178,7 +199,7 @@ def main() -> int:
             print(f"make_dashboard_picture: {binary} is missing (apt-get install prometheus)", file=sys.stderr)
             return 1
     hosts = [h for h in HOSTS if h[1].exists()]
-    for name, path, _ in HOSTS:
+    for name, path in HOSTS:
         if not path.exists():
             print(f"make_dashboard_picture: {path} not found: host {name} left out", file=sys.stderr)
     dash = json.loads(DASHBOARD.read_text())
@@ -186,9 +207,9 @@ def main() -> int:
     prom = Prometheus([f"127.0.0.1:{p}" for p in ports], [h[0] for h in hosts])
     procs = []
     try:
+        speeds = [speed_for(path, args.seconds) for _, path in hosts]
         t0 = time.time()
-        for (_name, path, length), port in zip(hosts, ports, strict=True):
-            speed = length / args.seconds
+        for (_name, path), port, speed in zip(hosts, ports, speeds, strict=True):
             procs.append(sockscope_export("-r", str(path), "--speed", f"{speed:.4f}", "--prometheus",
                                           f"127.0.0.1:{port}", "--linger", "inf"))  # fmt: skip
         print(f"replaying {len(hosts)} captures for {args.seconds:g} s ...", file=sys.stderr)

@@ -153,13 +153,15 @@ class ExportRunner:
             end = time.monotonic() + o.linger
             while not self.stop.wait(min(1.0, max(0.0, end - time.monotonic()))) and time.monotonic() < end:
                 self._bind()
+        # As `sockscope report`: a capture that ended early (damaged file, interface removed,
+        # failure after some packets) exported what it saw, and says so with 3.
         status = 0
         if snap.state == "error":
             log(snap.message or "the capture failed")
             status = 3 if snap.packets else 1
         elif snap.message and snap.message != "end of file":
-            log(f"note: {snap.message}")
-            status = 3 if snap.message and "removed" in snap.message else 0
+            log(f"warning: {snap.message}")
+            status = 3
         self.close()  # first: the IPFIX socket may still hear that its last message was refused
         log(self.summary(snap))
         return status
