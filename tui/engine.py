@@ -509,10 +509,11 @@ class Engine:
         )
         return snap, copies
 
-    def changed_flows(self, since: float | None) -> tuple[float | None, list[FlowView]]:
+    def changed_flows(self, since: float | None) -> tuple[float | None, list[tuple]]:
         """The flows with a packet at or after capture time ``since`` (every flow when None),
         and the capture time to pass next time.  For exporters: only the changing fields are
-        copied under the lock, as ``snapshot`` does; views are built outside it."""
+        copied under the lock, as ``snapshot`` does, in the layout ``copy_view`` turns into a
+        FlowView (the flow itself first); views are made later, and only where needed."""
         with self._lock:
             flows = self.table.flows.values()
             chosen = flows if since is None else [f for f in flows if f.last_seen >= since]
@@ -521,8 +522,7 @@ class Engine:
                  f.last_seen, f.state, f.owner)
                 for f in chosen
             ]  # fmt: skip
-            last = self.last_ts
-        return last, [_view(c) for c in copies]
+            return self.last_ts, copies
 
     def _live_duration(self) -> float:
         return (self._ended_wall or time.time()) - self.started_wall
@@ -632,6 +632,18 @@ def flow_view(f: Flow) -> FlowView:
         (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
          f.state, f.owner)
     )  # fmt: skip
+
+
+def flow_copy(f: Flow) -> tuple:
+    """The changing fields of a flow, as ``changed_flows`` copies them (the caller holds the
+    lock, or the flow has left the table and no longer changes)."""
+    return (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
+            f.state, f.owner)  # fmt: skip
+
+
+def copy_view(c: tuple) -> FlowView:
+    """A FlowView from a copy made by ``changed_flows`` or ``flow_copy``."""
+    return _view(c)
 
 
 def _copy_bytes(c: tuple) -> int:

@@ -112,10 +112,13 @@ def data_records(r: FlowRecord) -> Iterator[DataRecord]:
     if v.family not in (4, 6):
         return
     v6 = v.family == 6
-    try:
-        a, b = _addr(v.src, v6), _addr(v.dst, v6)
-    except OSError:
-        return
+    if r.raw is not None and len(r.raw[0]) == len(r.raw[1]) == (16 if v6 else 4):
+        a, b = r.raw
+    else:
+        try:
+            a, b = _addr(v.src, v6), _addr(v.dst, v6)
+        except OSError:
+            return
     tid = TEMPLATE_V6 if v6 else TEMPLATE_V4
     proto = protocol_number(v.proto)
     start_ms = int(r.start * 1000)

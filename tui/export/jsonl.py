@@ -25,8 +25,13 @@ from typing import Any
 from tui.export.stats import ExportStats
 from tui.export.tracker import FlowRecord
 
+# One encoder for every line (json.dumps with separators builds a new one per call).
+# ``ensure_ascii`` escapes every control character from the wire, so a name with a
+# newline in it cannot break a line.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
-def record_dict(r: FlowRecord, host: str, source: dict[str, str]) -> dict[str, Any]:
+
+def record_dict(r: FlowRecord, host: str, source: dict[str, str], now: float | None = None) -> dict[str, Any]:
     """The JSON object of one record (keys documented in the README)."""
     v = r.delta.view
     d = r.delta
@@ -70,17 +75,15 @@ def record_dict(r: FlowRecord, host: str, source: dict[str, str]) -> dict[str, A
         "bytes_ab_delta": d.bytes_ab,
         "packets_ba_delta": d.packets_ba,
         "bytes_ba_delta": d.bytes_ba,
-        "exported_at": round(time.time(), 6),
+        "exported_at": round(time.time() if now is None else now, 6),
     }
 
 
 def encode(records: Iterable[FlowRecord], host: str, source: dict[str, str]) -> list[bytes]:
-    """One line per record; ``ensure_ascii`` escapes every control character from the wire,
-    so a name with a newline in it cannot break a line."""
-    return [
-        (json.dumps(record_dict(r, host, source), ensure_ascii=True, separators=(",", ":")) + "\n").encode()
-        for r in records
-    ]
+    """One line per record (ASCII: see ``_ENCODER``)."""
+    now = time.time()
+    enc = _ENCODER.encode
+    return [(enc(record_dict(r, host, source, now)) + "\n").encode("ascii") for r in records]
 
 
 class JsonlWriter:

@@ -20,7 +20,7 @@ from tui import __version__
 from tui.decode import socket_kind
 from tui.export.labels import LabelBound
 from tui.export.stats import ExportStats
-from tui.export.tracker import FlowDelta
+from tui.export.tracker import Moved
 from tui.snapshot import Snapshot
 
 FLOW_LABELS = ("interface", "direction", "socket_kind", "protocol", "app", "use_case", "container")
@@ -80,21 +80,21 @@ class FlowMetrics(Collector):
         self._s = _State()
 
     # ------------------------------------------------------------ runner side
-    def add(self, deltas: Iterable[FlowDelta], interfaces: dict[int, tuple[str, int]]) -> None:
+    def add(self, deltas: Iterable[Moved], interfaces: dict[int, tuple[str, int]]) -> None:
         """Add one tick's flow deltas to the labelled counters (largest first: see labels)."""
         b = self._bounds
+        iface, proto, app, uc, cont = (b[k].value for k in ("interface", "protocol", "app", "use_case", "container"))
+        memo: dict[tuple, tuple] = {}  # raw labels -> bounded ones, once per combination a tick
         rows = []
         for d in sorted(deltas, key=lambda d: -d.bytes):
-            v = d.view
-            entry = interfaces.get(v.ifindex)
-            common = (
-                b["interface"].value(entry[0] if entry else None),
-                socket_kind(v.proto),
-                b["protocol"].value(v.proto),
-                b["app"].value(v.app),
-                b["use_case"].value(v.use_case),
-                b["container"].value(v.container),
-            )
+            raw = (d.ifindex, d.proto, d.app, d.use_case, d.container)
+            common = memo.get(raw)
+            if common is None:
+                entry = interfaces.get(d.ifindex)
+                common = memo[raw] = (
+                    iface(entry[0] if entry else None), socket_kind(d.proto), proto(d.proto), app(d.app),
+                    uc(d.use_case), cont(d.container),
+                )  # fmt: skip
             rows.append((common, d))
         with self._lock:
             fp, fb = self._s.flow_packets, self._s.flow_bytes

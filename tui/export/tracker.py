@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tui.engine import Engine, flow_view
+from tui.engine import Engine, copy_view, flow_copy
 from tui.snapshot import FlowView
 
 # Why a record was made (the words of IPFIX's flowEndReason, IE 136).
@@ -49,6 +49,31 @@ class FlowDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class Moved:
+    """What one flow counted since the last tick, with the labels Prometheus needs (no view:
+    a busy table moves thousands of flows a tick, and printable addresses cost)."""
+
+    flow_id: int
+    proto: str
+    ifindex: int
+    app: str | None
+    use_case: str
+    container: str | None
+    packets_ab: int
+    bytes_ab: int
+    packets_ba: int
+    bytes_ba: int
+
+    @property
+    def packets(self) -> int:
+        return self.packets_ab + self.packets_ba
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_ab + self.bytes_ba
+
+
+@dataclass(frozen=True, slots=True)
 class FlowRecord:
     """One exported record of a flow: at its end, or at an active timeout while it goes on.
 
@@ -61,6 +86,7 @@ class FlowRecord:
     delta: FlowDelta
     start: float
     interface: str | None
+    raw: tuple[bytes, bytes] | None = None  # src and dst address bytes (IPFIX needs no text)
 
 
 @dataclass(slots=True)
@@ -70,8 +96,9 @@ class _Seen:
     record_ts: float  # capture time of that record's end (first_seen before any)
 
 
-def _counts(v: FlowView) -> tuple[int, int, int, int]:
-    return (v.packets_ab, v.bytes_ab, v.packets_ba, v.bytes_ba)
+def _counts(c: tuple) -> tuple[int, int, int, int]:
+    """Both ways' counts from a flow copy (see Engine.changed_flows)."""
+    return (c[5], c[6], c[7], c[8])
 
 
 def _minus(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -85,7 +112,7 @@ ZERO = (0, 0, 0, 0)
 class TickResult:
     """What one tick found: per-tick deltas (every flow that moved) and records due."""
 
-    deltas: list[FlowDelta]
+    deltas: list[Moved]
     records: list[FlowRecord]
 
 
@@ -110,80 +137,91 @@ class FlowTracker:
         ``final``: the capture has stopped; every flow still in the table ends now.
         ``full``: look at every flow, and forget those whose end a full queue lost.
         """
-        since, views = self.engine.changed_flows(None if final or full else self._since)
+        since, copies = self.engine.changed_flows(None if final or full else self._since)
         if since is not None:
             self._since = since
-        deltas: list[FlowDelta] = []
+        deltas: list[Moved] = []
         records: list[FlowRecord] = []
-        self._look(views, interfaces, deltas, records, END_OF_CAPTURE if final else None)
+        self._look(copies, interfaces, deltas, records, END_OF_CAPTURE if final else None)
         # After the copy: a flow that ended in between is in both, and its end comes second.
         ended: list[tuple] = []
         q = self.queue
         while q:
             ended.append(q.popleft())
         for f, evicted in ended:
-            v = flow_view(f)
             why = EVICTED if evicted else (CLOSED if f.fin or f.rst else IDLE)
-            self._end(v, why, interfaces, deltas, records)
+            self._end(flow_copy(f), why, interfaces, deltas, records)
         if full and not final:
-            # Every flow live at the copy is in ``views``; one that ended after it was in
+            # Every flow live at the copy is in ``copies``; one that ended after it was in
             # the queue just drained.  Whatever else is remembered ended unheard.
-            live = {v.id for v in views}
+            live = {c[0].id for c in copies}
             for k in [k for k in self._seen if k not in live]:
                 del self._seen[k]
         return TickResult(deltas, records)
 
     def _look(
         self,
-        views: Iterable[FlowView],
+        copies: Iterable[tuple],
         interfaces: dict[int, tuple[str, int]],
-        deltas: list[FlowDelta],
+        deltas: list[Moved],
         records: list[FlowRecord],
         end_reason: str | None,
     ) -> None:
         seen = self._seen
         timeout = self.active_timeout
-        for v in views:
+        for c in copies:
             if end_reason is not None:
-                self._end(v, end_reason, interfaces, deltas, records)
+                self._end(c, end_reason, interfaces, deltas, records)
                 continue
-            now = _counts(v)
-            s = seen.get(v.id)
+            f = c[0]
+            now = _counts(c)
+            s = seen.get(f.id)
             if s is None:
-                s = seen[v.id] = _Seen(ZERO, ZERO, v.first_seen)
+                s = seen[f.id] = _Seen(ZERO, ZERO, f.first_seen)
             d = _minus(now, s.tick)
             if d[0] or d[2]:
-                deltas.append(FlowDelta(v, *d))
+                deltas.append(_moved(c, d))
                 s.tick = now
-            if timeout > 0 and v.last_seen - s.record_ts >= timeout:
+            last_seen = c[9]
+            if timeout > 0 and last_seen - s.record_ts >= timeout:
                 r = _minus(now, s.record)
                 if r[0] or r[2]:
-                    records.append(FlowRecord("update", ACTIVE, FlowDelta(v, *r), s.record_ts, _ifname(v, interfaces)))
+                    records.append(_record(c, "update", ACTIVE, r, s.record_ts, interfaces))
                 s.record = now
-                s.record_ts = v.last_seen
+                s.record_ts = last_seen
 
     def _end(
         self,
-        v: FlowView,
+        c: tuple,
         reason: str,
         interfaces: dict[int, tuple[str, int]],
-        deltas: list[FlowDelta],
+        deltas: list[Moved],
         records: list[FlowRecord],
     ) -> None:
-        s = self._seen.pop(v.id, None)
-        now = _counts(v)
-        tick, rec, start = (s.tick, s.record, s.record_ts) if s is not None else (ZERO, ZERO, v.first_seen)
+        f = c[0]
+        s = self._seen.pop(f.id, None)
+        now = _counts(c)
+        tick, rec, start = (s.tick, s.record, s.record_ts) if s is not None else (ZERO, ZERO, f.first_seen)
         d = _minus(now, tick)
         if d[0] or d[2]:
-            deltas.append(FlowDelta(v, *d))
+            deltas.append(_moved(c, d))
         r = _minus(now, rec)
         if r[0] or r[2]:
-            records.append(FlowRecord("end", reason, FlowDelta(v, *r), start, _ifname(v, interfaces)))
+            records.append(_record(c, "end", reason, r, start, interfaces))
 
     def __len__(self) -> int:
         return len(self._seen)
 
 
-def _ifname(v: FlowView, interfaces: dict[int, tuple[str, int]]) -> str | None:
-    entry = interfaces.get(v.ifindex)
-    return entry[0] if entry else None
+def _moved(c: tuple, d: tuple[int, int, int, int]) -> Moved:
+    f = c[0]
+    return Moved(f.id, f.proto, f.ifindex, c[1], c[2], getattr(c[11], "container", None), *d)
+
+
+def _record(
+    c: tuple, event: str, reason: str, r: tuple[int, int, int, int], start: float,
+    interfaces: dict[int, tuple[str, int]],
+) -> FlowRecord:  # fmt: skip
+    f = c[0]
+    entry = interfaces.get(f.ifindex)
+    return FlowRecord(event, reason, FlowDelta(copy_view(c), *r), start, entry[0] if entry else None, (f.src, f.dst))
