@@ -11,6 +11,7 @@ import time
 from export_support import Nfacctd, build_capture, free_port, sockscope_export, wait_for
 
 from tui.export.ipfix import (
+    ENTERPRISE_FIELDS,
     MAX_MESSAGE,
     PEN,
     TEMPLATE_V4,
@@ -102,7 +103,9 @@ def test_message_layout_follows_rfc7011():
     assert fwd[(None, 1)] == 300 and fwd[(None, 2)] == 3 and fwd[(None, 4)] == 6
     assert fwd[(None, 152)] == 1500 and fwd[(None, 153)] == 2500 and fwd[(None, 136)] == 3  # end of flow detected
     assert rev[(None, 8)] == 0xC6336402 and rev[(None, 7)] == 443 and rev[(None, 1)] == 2000 and rev[(None, 2)] == 2
-    assert [fwd[(PEN, i)] for i in range(1, 6)] == ["web", "TLS", "tls sni", "curl", "docker:web"]
+    assert [fwd[(PEN, i)] for i in range(1, 8)] == ["web", "TLS", "tls sni", "curl", "docker:web", "a.example", ""]
+    assert [ENTERPRISE_FIELDS[i] for i in range(1, 8)] == ["use_case", "app", "reason", "process", "container", "name",
+                                                           "user"]  # fmt: skip
 
 
 def test_long_strings_and_many_records_split_below_the_mtu():

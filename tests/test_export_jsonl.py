@@ -54,6 +54,29 @@ def test_lines_are_the_report_flow_plus_stream_fields(tmp_path):
     assert "jsonl 12 lines sent, 0 not sent" in err
 
 
+def test_line_encoder_equals_the_record_dict_for_hostile_strings():
+    """The hand-built line (fast path) says exactly what json.dumps of record_dict says, for
+    names with newlines, quotes, escapes, control and non-ASCII characters."""
+    from tui.export.jsonl import encode, record_dict
+    from tui.export.tracker import FlowDelta, FlowRecord
+    from tui.snapshot import FlowView
+
+    nasty = ['a\nb', 'q"uo\\te', "\x1b[31mred", "\u202eevil", "日本", "\x00nul", ""]
+    recs = []
+    for i, text in enumerate(nasty):
+        v = FlowView(id=i, proto="UDP", family=6, src="2001:db8::1", sport=None if i % 2 else 5, dst="2001:db8::2",
+                     dport=None if i % 2 else 6, app=text or None, use_case="web", reason=text, name=text,
+                     packets_ab=1, bytes_ab=2, packets_ba=3, bytes_ba=4, first_seen=0.1 + i, last_seen=1e9 / 3,
+                     state="", process=text, user=None, container=text, owner_note=text)  # fmt: skip
+        recs.append(FlowRecord("end", "idle", FlowDelta(v, 1, 2, 3, 4), 0.5, text or None))
+    lines = encode(recs, "host\n1", {"kind": "live", "name": "eth0\t"})
+    for line, r in zip(lines, recs, strict=True):
+        assert line.endswith(b"\n") and line.count(b"\n") == 1 and line.isascii()
+        got = json.loads(line)
+        want = record_dict(r, "host\n1", {"kind": "live", "name": "eth0\t"}, got["exported_at"])
+        assert list(got) == list(want) and got == want
+
+
 def test_rotation_renamed_file_reopened_no_line_lost_or_split(tmp_path):
     """logrotate's way: rename the file (twice), the exporter opens the path again by
     itself; SIGHUP in between must not kill it.  Deltas over every line of every file add

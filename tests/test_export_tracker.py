@@ -3,6 +3,8 @@ evicted flows, active-timeout updates, and the end of capture; deltas add up to 
 
 from __future__ import annotations
 
+import itertools
+
 from scapy.all import IP, TCP, UDP, Ether, Raw
 
 from tui.engine import Engine
@@ -66,7 +68,7 @@ def test_active_timeout_updates_carry_deltas():
     assert sum(r.delta.packets for r in got) == 30
     assert [r.event for r in got][-1] == "end"
     # Each record's interval starts where the previous one ended.
-    for a, b in zip(got, got[1:], strict=False):
+    for a, b in itertools.pairwise(got):
         assert b.start == a.delta.view.last_seen
 
 
