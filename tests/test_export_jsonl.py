@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import REPO, _skip, net_raw_reason
 from export_support import build_capture, sockscope_export, stop, wait_for
@@ -200,16 +201,46 @@ def test_live_sigterm_exports_open_flows_and_exits_zero(tmp_path):
     assert line["interface"] == "lo" and line["source"]["kind"] == "live"
 
 
-_stderr_seen: dict[int, str] = {}
-
-
 def _peek_stderr(p: subprocess.Popen) -> str:
-    """Read what stderr has so far without waiting (the pipe is non-blocking after the first call)."""
+    """What stderr said so far, without waiting (the pipe is non-blocking after the first
+    call); kept on the Popen object, since communicate() later reads only the rest."""
     fd = p.stderr.fileno()
     os.set_blocking(fd, False)
     try:
         chunk = os.read(fd, 65536).decode()
     except BlockingIOError:
         chunk = ""
-    _stderr_seen[p.pid] = _stderr_seen.get(p.pid, "") + chunk
-    return _stderr_seen[p.pid]
+    p.stderr_seen = getattr(p, "stderr_seen", "") + chunk
+    return p.stderr_seen
+
+
+def test_netns_capture_names_the_process_inside(tmp_path, netns):
+    """`--netns`: the capture and the process lookups happen inside a test namespace; real
+    datagrams from the host to a server in there are exported with that server's name."""
+    server = netns.python(
+        "import socket, sys, time\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 47123))\n"
+        "print('ready', flush=True); time.sleep(30)\n",
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert server.stdout.readline().strip() == "ready"
+    comm = Path(f"/proc/{server.pid}/comm").read_text().strip()
+    out = tmp_path / "flows.jsonl"
+    exp = sockscope_export("-i", netns.peer, "--netns", netns.name, "-f", "udp port 47123", "--jsonl", str(out))
+    try:
+        wait_for(lambda: "capturing live on" in _peek_stderr(exp), 20, "the capture to start")
+        time.sleep(1.0)  # the attributor's first dump, and the engine thread under way
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for _ in range(30):
+                tx.sendto(b"y" * 40, (netns.peer_ip, 47123))
+                time.sleep(0.002)
+        time.sleep(1.5)  # a tick of the attributor (0.5 s) and of the exporter (1 s)
+        rc, _, err = stop(exp)
+    finally:
+        if exp.poll() is None:
+            exp.kill()
+    assert rc == 0, err
+    (line,) = _lines(out)
+    assert line["packets"] == 30 and line["dst"] == netns.peer_ip and line["dport"] == 47123
+    assert line["interface"] == netns.peer
+    assert line["pid"] == server.pid and line["process"] == comm
