@@ -108,7 +108,8 @@ def run_on(frames: list[tuple], flow_cap: int, tick: float, tmp: str) -> tuple[t
     opts = ExportOptions(prometheus=("127.0.0.1", 0), jsonl=jsonl, ipfix=("127.0.0.1", port), tick=tick,
                          active_timeout=60.0)  # fmt: skip
     runner = ExportRunner(eng, opts)
-    assert runner.open_exporters() is None
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert runner.open_exporters() is None
     mport = runner.server.port
     scrapes = [0]
 
