@@ -81,3 +81,14 @@ def test_queue_full_counts_lost_ends_and_forgets_them():
     assert eng.retired_lost > 0
     tr.tick({}, full=True)
     assert len(tr) == len(eng.table.flows)  # nothing kept for flows that are gone
+
+
+def test_end_record_even_when_nothing_new_since_the_last_update():
+    eng = Engine(idle_timeout=None)
+    tr = FlowTracker(eng, active_timeout=1.0)
+    eng.process([_udp(1, 10.0), _udp(1, 11.5)])  # the second packet is past the active timeout
+    (upd,) = tr.tick({}).records
+    assert upd.event == "update" and upd.delta.packets == 2
+    (end,) = tr.tick({}, final=True).records
+    assert end.event == "end" and end.reason == END_OF_CAPTURE and end.delta.packets == 0
+    assert end.delta.view.packets == 2

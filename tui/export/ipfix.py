@@ -217,8 +217,8 @@ class IpfixExporter:
         data: list[DataRecord] = []
         for r in records:
             got = list(data_records(r))
-            if not got:
-                self.skipped += 1
+            if not got and r.delta.packets:
+                self.skipped += 1  # not IP: no template for it
             data.extend(got)
         self._check_refused()
         now = time.monotonic()

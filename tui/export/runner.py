@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 
 from tui.engine import Engine
@@ -174,15 +175,26 @@ class ExportRunner:
         self.flows_ended += sum(1 for r in records if r.event == "end")
         source = {"kind": snap.source_kind, "name": snap.source_name}
         if self.jsonl is not None:
-            self.jsonl.write(records, source)
+            self._guard("jsonl", self.jsonl.write, records, source)
         if self.ipfix is not None:
-            self.ipfix.send(records)
+            self._guard("ipfix", self.ipfix.send, records)
         if self.metrics is not None:
-            self.metrics.add(res.deltas, interfaces)
+            self._guard("prometheus", self.metrics.add, res.deltas, interfaces)
             if final:
                 snap = self.engine.snapshot(top=0)
             self.metrics.set_totals(snap, self.engine.retired_lost, self.flows_ended, self.stats)
             self._bind()
+
+    def _guard(self, name: str, fn, *args) -> None:
+        """One exporter's bug must not stop the capture or the others: say it once, count it."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            st = self.stats.setdefault(name, ExportStats())
+            st.errors += 1
+            if st.errors == 1 or st.errors % 100 == 0:
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                log(f"{name} exporter failed ({st.errors} times so far): {detail}; capture goes on")
 
     def summary(self, snap) -> str:
         why = self.stop_reason or ("end of file" if snap.source_kind == "file" else snap.state)

@@ -205,9 +205,10 @@ class FlowTracker:
         d = _minus(now, tick)
         if d[0] or d[2]:
             deltas.append(_moved(c, d))
+        # Always an end record, even with nothing new since an active-timeout update: a
+        # consumer of the lines learns the flow is over (IPFIX sends nothing for it then).
         r = _minus(now, rec)
-        if r[0] or r[2]:
-            records.append(_record(c, "end", reason, r, start, interfaces))
+        records.append(_record(c, "end", reason, r, start, interfaces))
 
     def __len__(self) -> int:
         return len(self._seen)
