@@ -69,7 +69,48 @@ def build_parser() -> argparse.ArgumentParser:
         "--netns", metavar="NS", help="capture inside a network namespace (a name from `ip netns`, or pid:N)"
     )
     _common(rep)
+    _export_parser(sub)
     return parser
+
+
+def _export_parser(sub) -> None:
+    """`sockscope export`: the options of issue 14 (README, "Many hosts")."""
+    exp = sub.add_parser(
+        "export",
+        help="run headless and stream metrics and flow records to Prometheus, JSON lines and IPFIX",
+        description="Capture headless and export: a Prometheus /metrics endpoint, one JSON line per flow record, "
+        "IPFIX flow records over UDP. Runs until SIGTERM/SIGINT (or the file ends); SIGHUP reopens the JSONL file.",
+        epilog="Exit status: 0 stopped by a signal, --duration or the end of the file; 1 could not start; "
+        "2 bad options; 3 the capture failed part-way (what it saw was exported).",
+    )
+    esrc = exp.add_mutually_exclusive_group(required=True)
+    esrc.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE ('any' for all)")
+    esrc.add_argument("-r", "--read", metavar="FILE", help="replay a pcap/pcapng file (as fast as it reads)")
+    exp.add_argument("--netns", metavar="NS", help="capture inside a network namespace (a name or pid:N)")
+    exp.add_argument("--prometheus", metavar="ADDR:PORT", help="serve /metrics there (':9477' for every address)")
+    exp.add_argument("--jsonl", metavar="FILE", help="append one JSON line per flow record to FILE ('-': stdout)")
+    exp.add_argument("--ipfix", metavar="HOST:PORT", help="send IPFIX flow records over UDP to a collector")
+    exp.add_argument(
+        "--active-timeout", type=float, default=60.0, metavar="S",
+        help="a flow still going gets a record (JSONL, IPFIX) every S seconds of capture time (0: only at its end)",
+    )  # fmt: skip
+    exp.add_argument(
+        "--idle-timeout", type=float, default=300.0, metavar="S", help="a flow quiet for S seconds has ended"
+    )
+    exp.add_argument("--tick", type=float, default=1.0, metavar="S", help="how often exporters look at the engine")
+    exp.add_argument("--top-apps", type=int, default=20, metavar="N", help="apps with their own label; rest 'other'")
+    exp.add_argument(
+        "--top-containers", type=int, default=20, metavar="N", help="containers with their own label; rest 'other'"
+    )
+    exp.add_argument("--template-interval", type=float, default=60.0, metavar="S", help="resend IPFIX templates")
+    exp.add_argument("--observation-domain", type=int, default=0, metavar="N", help="IPFIX observation domain id")
+    exp.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    exp.add_argument(
+        "--linger", type=float, default=0.0, metavar="S",
+        help="with -r and --prometheus: keep /metrics up S seconds after the file ends ('inf': until a signal)",
+    )  # fmt: skip
+    exp.add_argument("--no-attribution", action="store_true", help="no process/container lookups (live only)")
+    _common(exp)
 
 
 def build_engine(args: argparse.Namespace, live: bool) -> Engine:
@@ -171,6 +212,67 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 3 if partial else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """`sockscope export` (tui/export): exporters in this thread, capture in the engine's."""
+    from tui.export.prometheus import parse_address
+    from tui.export.runner import ExportOptions, ExportRunner, log
+
+    if not (args.prometheus or args.jsonl or args.ipfix):
+        print("sockscope export: say where to: --prometheus, --jsonl and/or --ipfix", file=sys.stderr)
+        return 2
+    try:
+        prom = parse_address(args.prometheus) if args.prometheus else None
+        ipfix = parse_address(args.ipfix) if args.ipfix else None
+        if ipfix is not None and not ipfix[0]:
+            raise ValueError(f"{args.ipfix!r}: the collector needs a host")
+        for name in ("tick", "idle_timeout"):
+            if not getattr(args, name) > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive")
+        if args.active_timeout < 0 or args.linger < 0 or (args.duration is not None and args.duration <= 0):
+            raise ValueError("--active-timeout and --linger must be 0 or more, --duration positive")
+    except ValueError as exc:
+        print(f"sockscope export: {exc}", file=sys.stderr)
+        return 2
+    opts = ExportOptions(
+        prometheus=prom, jsonl=args.jsonl, ipfix=ipfix, tick=args.tick, active_timeout=args.active_timeout,
+        template_interval=args.template_interval, observation_domain=args.observation_domain,
+        duration=args.duration, linger=args.linger, top_apps=args.top_apps, top_containers=args.top_containers,
+    )  # fmt: skip
+    try:
+        engine = build_engine(args, live=True)  # idle expiry also for files: flows end in capture time
+        engine.table.idle_timeout = args.idle_timeout
+        source = open_source(args, default_speed=None)
+    except (SourceError, ValueError) as exc:
+        print(f"sockscope: {exc}", file=sys.stderr)
+        return 1
+    runner = ExportRunner(engine, opts)
+    runner.install_signals()
+    err = runner.open_exporters()  # before dropping privileges: a port below 1024 needs root
+    if err:
+        source.close()
+        print(f"sockscope export: {err}", file=sys.stderr)
+        return 1
+    attributor = None
+    if args.interface and not args.no_attribution:
+        from tui.attribution import Attributor
+
+        attributor = Attributor(engine, args.netns)
+        attributor.start()
+        if attributor.error:
+            log(f"warning: no process attribution: {attributor.error}")
+    from tui.privileges import PrivilegeError, drop_privileges
+
+    try:
+        drop_privileges()
+    except PrivilegeError as exc:
+        log(f"warning: {exc}")
+    log(f"capturing {'live on ' + args.interface if args.interface else 'from ' + args.read}")
+    try:
+        return runner.run(source, args.filter, on_stopped=attributor.stop if attributor else None)
+    except BrokenPipeError:
+        return 0
+
+
 def _as_interrupt(signum: int, frame: object) -> None:
     """Turn a termination signal into SIGINT, which asyncio and Textual end cleanly."""
     signal.raise_signal(signal.SIGINT)
@@ -178,6 +280,8 @@ def _as_interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "export":
+        return cmd_export(args)
     if args.command == "report":
         try:
             return cmd_report(args)

@@ -103,6 +103,10 @@ class Engine:
         self._ended_wall: float | None = None
         # Set by an attributor (tui.attribution) to hear of each new flow; a bounded deque.
         self.new_flows: deque[Flow] | None = None
+        # Set by an exporter (tui.export) to hear of each flow that leaves the table:
+        # (flow, evicted) in a bounded deque; what did not fit is counted in retired_lost.
+        self.retired: deque[tuple[Flow, bool]] | None = None
+        self.retired_lost = 0
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -341,7 +345,12 @@ class Engine:
                 self._next_sweep = sec + 5
 
     def _retire(self, f: Flow) -> None:
-        """Keep what an expired or evicted flow counted for its hosts."""
+        """Keep what an expired or evicted flow counted for its hosts (and tell an exporter)."""
+        out = self.retired
+        if out is not None:
+            if len(out) == out.maxlen:
+                self.retired_lost += 1
+            out.append((f, self.table.evicting))
         hosts = self._retired_hosts
         for addr, sent_p, sent_b, recv_p, recv_b in _host_sides(f):
             key = (f.family, addr)
@@ -500,6 +509,22 @@ class Engine:
         )
         return snap, copies
 
+    def changed_flows(self, since: float | None) -> tuple[float | None, list[tuple]]:
+        """The flows with a packet at or after capture time ``since`` (every flow when None),
+        and the capture time to pass next time, for exporters (tui.export).
+
+        Only the list of flows is taken under the lock (a few ms for 100,000 flows, where
+        copying them there would hold the capture up for a large part of a second); their
+        fields are read after it, in the layout ``copy_view`` turns into a FlowView (the flow
+        itself first).  A flow the capture thread is counting meanwhile may be read one
+        packet ahead in one field: each field only grows, so deltas never go below zero and
+        the next look (or the flow's end, read once it no longer changes) makes them exact."""
+        with self._lock:
+            flows = list(self.table.flows.values())
+            last = self.last_ts
+        chosen = flows if since is None else [f for f in flows if f.last_seen >= since]
+        return last, [flow_copy(f) for f in chosen]
+
     def _live_duration(self) -> float:
         return (self._ended_wall or time.time()) - self.started_wall
 
@@ -608,6 +633,18 @@ def flow_view(f: Flow) -> FlowView:
         (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
          f.state, f.owner)
     )  # fmt: skip
+
+
+def flow_copy(f: Flow) -> tuple:
+    """The changing fields of a flow, as ``changed_flows`` copies them (the caller holds the
+    lock, or the flow has left the table and no longer changes)."""
+    return (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
+            f.state, f.owner)  # fmt: skip
+
+
+def copy_view(c: tuple) -> FlowView:
+    """A FlowView from a copy made by ``changed_flows`` or ``flow_copy``."""
+    return _view(c)
 
 
 def _copy_bytes(c: tuple) -> int:

@@ -117,6 +117,7 @@ class FlowTable:
         self.flows: dict[tuple, Flow] = {}
         self.evicted = 0
         self.expired = 0
+        self.evicting = False  # true while make_room hands its victims to on_retire
         self._on_retire = on_retire
 
     def __len__(self) -> int:
@@ -132,10 +133,12 @@ class FlowTable:
             return
         n = max(1, len(flows) - self.cap + max(1, self.cap // 10))
         victims = sorted(flows.values(), key=_last_seen)[:n]
+        self.evicting = True
         for f in victims:
             del flows[f.key]
             if self._on_retire:
                 self._on_retire(f)
+        self.evicting = False
         self.evicted += len(victims)
 
     def expire(self, now: float) -> int:
