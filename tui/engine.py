@@ -31,6 +31,7 @@ from tui.snapshot import (
     Series,
     Snapshot,
 )
+from tui.sources.errors import SourceError
 
 
 class Classifier(Protocol):
@@ -64,10 +65,6 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class SourceError(Exception):
-    """A source failed in a way the user should read (privilege, interface gone, bad file)."""
 
 
 INSPECT_LIMIT = 12  # packets of a flow the classifier may look at before it must settle

@@ -331,7 +331,7 @@ class MonitorScreen(Screen):
 def save_and_describe(engine: Engine, directory: str, svg: str | None) -> tuple[str, str]:
     """Save a snapshot; (message for the user, notification severity). Never raises."""
     try:
-        from tui.snapshots import save_snapshot
+        from tui.snapshot_files import save_snapshot
     except ImportError as exc:
         return f"Snapshots are not available in this build: {exc}", "error"
     try:

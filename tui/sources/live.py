@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterator
 
 from tui import linktypes as lt
-from tui.engine import SourceError
 from tui.snapshot import IN, OUT
+from tui.sources.errors import SourceError
 
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
