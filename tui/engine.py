@@ -98,8 +98,9 @@ class Engine:
         self.message: str | None = None
         self._next_flow_id = 1
         self._ended_wall: float | None = None
-        # Set by an attributor (tui.attribution) to hear of each new flow; a bounded deque.
+        # New flows for an attributor (see watch_new_flows); appended under the lock.
         self.new_flows: deque[Flow] | None = None
+        self._handed_id = 1  # id of the first flow not yet handed over by take_new_flows
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -509,6 +510,49 @@ class Engine:
         with self._lock:
             return list(self.ring)
 
+    # ------------------------------------------------- hand-off to the attributor
+    # The attributor (tui.attribution) runs on its own thread.  It hears of new flows
+    # through a bounded queue this engine fills on the hot path (one deque append per new
+    # flow, under the lock it already holds), and gives owners back through apply_owners;
+    # it never reads the flow table or writes a flow without the lock.
+    def watch_new_flows(self, cap: int) -> deque[Flow]:
+        """Keep up to ``cap`` new flows for take_new_flows (the newest, when more come)."""
+        with self._lock:
+            self.new_flows = deque(maxlen=cap)
+            self._handed_id = self._next_flow_id
+            return self.new_flows
+
+    def unwatch_new_flows(self, queue: deque[Flow] | None = None) -> None:
+        """Stop keeping new flows (only if ``queue``, when given, is still the one kept)."""
+        with self._lock:
+            if queue is None or self.new_flows is queue:
+                self.new_flows = None
+
+    def take_new_flows(self) -> tuple[list[Flow], bool]:
+        """The new flows kept since the last call, oldest first, and whether the queue
+        dropped some (then ``live_flows()`` has them)."""
+        with self._lock:
+            q = self.new_flows
+            if q is None:
+                return [], False
+            fresh = list(q)
+            q.clear()
+            created = self._next_flow_id - self._handed_id
+            self._handed_id = self._next_flow_id
+        return fresh, created > len(fresh)
+
+    def live_flows(self) -> list[Flow]:
+        """A copy of the flow table's flows (taken under the lock)."""
+        with self._lock:
+            return list(self.table.flows.values())
+
+    def apply_owners(self, owners: Iterable[tuple[Flow, object]]) -> None:
+        """Set ``flow.owner`` for each (flow, owner), all in one hold of the lock, so a
+        snapshot sees a pass of the attributor whole or not at all."""
+        with self._lock:
+            for flow, owner in owners:
+                flow.owner = owner
+
     # ------------------------------------------------------------ lifetime
     def run(self, source: Source, bpf: str | None = None) -> None:
         """Capture from ``source`` in this thread until it ends or ``stop()`` is called."""
@@ -597,14 +641,6 @@ def _prune_hosts(hosts: dict[tuple[int, bytes], list[int]]) -> None:
 
 def _flow_bytes(f: Flow) -> int:
     return f.bytes_ab + f.bytes_ba
-
-
-def flow_view(f: Flow) -> FlowView:
-    """Copy a live flow into an immutable record with printable addresses."""
-    return _view(
-        (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
-         f.state, f.owner)
-    )  # fmt: skip
 
 
 def _copy_bytes(c: tuple) -> int:

@@ -432,11 +432,6 @@ def compile_bpf(expr: str, linktype: int = lt.ETHERNET) -> list[tuple[int, int, 
     return insns
 
 
-def attach_bpf(sock: socket.socket, expr: str) -> None:
-    """Compile ``expr`` and attach it in the kernel, so rejected packets never reach us."""
-    attach_insns(sock, compile_bpf(expr))
-
-
 def attach_insns(sock: socket.socket, insns: list[tuple[int, int, int, int]]) -> None:
     """Attach a compiled filter program to a socket (SO_ATTACH_FILTER)."""
     arr = (_SockFilter * len(insns))(*[_SockFilter(*i) for i in insns])
