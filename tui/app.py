@@ -22,6 +22,7 @@ from tui.capture_setup import build_engine, open_source
 from tui.capture_watch import CaptureWatch
 from tui.engine import Engine
 from tui.interfaces import LinkInfo, list_links
+from tui.messages import AttributionUnavailable, SnapshotSaved
 from tui.screens.help import HelpScreen, bindings_of
 from tui.screens.monitor import MonitorScreen, save_and_describe
 from tui.screens.picker import PickerScreen
@@ -143,11 +144,15 @@ class SockscopeApp(App):
         def start() -> None:
             attributor.start()
             if attributor.error:
-                self.call_from_thread(
-                    self.notify, f"No process attribution: {attributor.error}", severity="warning", timeout=10
-                )
+                self.post_message(AttributionUnavailable(attributor.error))
 
         self.run_worker(start, thread=True, group="attribution", exit_on_error=False)
+
+    def on_attribution_unavailable(self, message: AttributionUnavailable) -> None:
+        self.notify(f"No process attribution: {message.error}", severity="warning", timeout=10)
+
+    def on_snapshot_saved(self, message: SnapshotSaved) -> None:
+        self.notify(message.text, severity=message.severity, timeout=8)
 
     def stop_attribution(self) -> None:
         att, self.attributor = self.attributor, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Static
 
 from tui.snapshot import Snapshot
@@ -25,31 +26,23 @@ class HeaderPanel(Static):
     HeaderPanel { height: 2; background: $panel; padding: 0 1; }
     """
 
+    paused: var[bool] = var(False, init=False)
+    display_filter: var[str] = var("", init=False)
+    names: var[bool] = var(False, init=False)  # reverse DNS on
+
     def __init__(self, **kw) -> None:
         super().__init__("", **kw)
-        self.paused = False
-        self.display_filter = ""
-        self.names = False  # reverse DNS on
         self._snap: Snapshot | None = None
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         self._snap = snap
         super().update(self.render_text(snap))
 
-    def set_paused(self, paused: bool) -> None:
-        self.paused = paused
+    def _redraw(self) -> None:
         if self._snap is not None:
             super().update(self.render_text(self._snap))
 
-    def set_display_filter(self, text: str) -> None:
-        self.display_filter = text
-        if self._snap is not None:
-            super().update(self.render_text(self._snap))
-
-    def set_names(self, on: bool) -> None:
-        self.names = on
-        if self._snap is not None:
-            super().update(self.render_text(self._snap))
+    watch_paused = watch_display_filter = watch_names = _redraw
 
     def render_text(self, snap: Snapshot) -> Text:
         label, style = STATE_STYLE.get(snap.state, (snap.state.upper(), "reverse"))
