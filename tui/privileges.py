@@ -60,10 +60,6 @@ class Privileges:
     cap_bounding: int
     no_new_privs: bool
 
-    @property
-    def has_net_raw(self) -> bool:
-        return bool(self.cap_effective >> CAP_NET_RAW & 1)
-
 
 def read_privileges(pid: int | str = "self") -> Privileges:
     """The ids and capability sets of process ``pid`` (default: this one)."""
