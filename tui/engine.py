@@ -3,7 +3,10 @@
 One thread (the capture thread, or the caller in ``run``) feeds batches of frames to
 ``process``; any other thread may call ``snapshot`` at any time.  A single lock
 guards the state: ``process`` holds it for one batch, ``snapshot`` for one copy, so
-a reader never sees a half-counted packet.  The engine imports nothing from the UI.
+a reader never sees a half-counted packet.  The attributor's thread takes new flows and
+gives owners back only through the hand-off methods (``take_new_flows``, ``live_flows``,
+``apply_owners``), under the same lock; ARCHITECTURE.md draws every thread.  The engine
+imports nothing from the UI (import-linter checks it).
 """
 
 from __future__ import annotations
