@@ -169,8 +169,16 @@ class PickerScreen(Screen):
             self._watcher = None
 
     def _on_netlink(self) -> None:
-        """Called on the watcher thread: ask the UI thread to list the links again."""
-        self.post_message(LinksChanged())
+        """Called on the watcher thread: ask the UI thread to list the links again.
+
+        A closed screen drops the message.  In the moment between leaving the app and the
+        watcher's stop (on unmount) there is no app, or no loop, to post through: Textual
+        says so with a RuntimeError (NoActiveAppError, "event loop is closed"), and there
+        is nothing left to refresh."""
+        try:
+            self.post_message(LinksChanged())
+        except RuntimeError:
+            pass
 
     def on_links_changed(self, message: LinksChanged) -> None:
         self.reload()
