@@ -28,6 +28,7 @@ from tui.screens.filter_bar import FilterBar
 from tui.screens.help import HelpScreen, bindings_of
 from tui.snapshot import Snapshot
 from tui.widgets.flows import SORT_COLUMNS, FlowsPanel
+from tui.widgets.header import WIDE_FROM as HEADER_WIDE_FROM
 from tui.widgets.header import HeaderPanel
 from tui.widgets.packets import TAIL, PacketsPanel
 from tui.widgets.processes import ProcessesPanel
@@ -38,6 +39,8 @@ from tui.widgets.use_cases import UseCasesPanel
 REFRESH_S = 0.2  # five snapshots a second (the target is at least four)
 PANELS = ("use-cases", "protocols", "rate", "processes", "flows", "packets")
 MAX_FLOWS = 1000  # largest flows taken from each snapshot
+NORMAL_FIXED_ROWS = 14 + 6 + 9  # the normal grid's fixed rows (see DEFAULT_CSS: grid-rows)
+MIN_FLOWS_ROWS = 5  # border, column header and two flows: less and the normal layout hides them
 
 
 class MonitorScreen(Screen):
@@ -160,7 +163,13 @@ class MonitorScreen(Screen):
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
-        mode = "compact" if width < 100 or height < 32 else ("wide" if width >= 170 else "normal")
+        if width < 100 or height < 32:
+            mode = "compact"
+        elif width >= 170:
+            mode = "wide"
+        else:  # the normal grid's fixed rows must leave the flows panel room to show flows
+            header = 2 if width - 2 >= HEADER_WIDE_FROM else 3
+            mode = "normal" if height >= header + 1 + NORMAL_FIXED_ROWS + MIN_FLOWS_ROWS else "compact"
         if mode == self._layout:
             return
         self._layout = mode
