@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tui.engine import Engine
 from tui.snapshot import IN, OUT
-from tui.snapshots import save_snapshot
+from tui.snapshot_files import save_snapshot
 from tui.sources.pcapfile import PcapSource
 
 SAMPLES = ("ndpi/quickplay.pcap", "ndpi/443-curl.pcap", "ndpi/ocs.pcap", "ndpi/KakaoTalk_talk.pcap")

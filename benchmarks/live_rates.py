@@ -36,7 +36,8 @@ DRAIN_S = 1.5  # after the load: tcpdump hands over a ring block after its 1 s t
 SOCKSCOPE_CHILD = r"""
 import json, sys
 sys.path.insert(0, sys.argv[2])
-from tui.cli import build_engine, build_parser, open_source
+from tui.capture_setup import build_engine, open_source
+from tui.cli import build_parser
 from tui.attribution import Attributor
 args = build_parser().parse_args(["report", "-i", sys.argv[1], "--duration", "1"])
 engine = build_engine(args, live=True)

@@ -298,7 +298,8 @@ print(json.dumps({"packets": s.packets, "flows": s.active_flows, "evicted": s.fl
 SOAK_CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[2])
-from tui.cli import build_engine, build_parser, open_source
+from tui.capture_setup import build_engine, open_source
+from tui.cli import build_parser
 args = build_parser().parse_args(["report", "-i", sys.argv[1], "--duration", "1"])
 engine = build_engine(args, live=True)
 engine.start(open_source(args, None))

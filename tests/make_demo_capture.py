@@ -151,7 +151,7 @@ def record(out: Path, seconds: float = 14.0) -> dict:
     """Run the demo traffic for about ``seconds`` and write it to ``out``; return counts."""
     from tui.classify import load_classifier
     from tui.engine import Engine
-    from tui.snapshots import write_pcapng
+    from tui.snapshot_files import write_pcapng
     from tui.sources.live import LiveSource
 
     reason = _netns.can_make_netns()

@@ -235,6 +235,12 @@ async def shoot_live(ns, size: tuple[int, int] = LIVE_SIZE) -> str:
             await pilot.press("R")  # flows sorted by rate: what is talking now, from several processes
             await _wait(pilot, lambda: False, 1.5)  # rates and sparklines fill in
             flows = app.screen.query_one(FlowsPanel)
+
+            def top_owned() -> bool:  # the attributor has caught up with the flows on top (busy machine)
+                top = list(flows.flows.values())[:5]
+                return bool(top) and all(f.pid is not None or f.owner_note for f in top)
+
+            await _wait(pilot, top_owned, 3)
             flows.move_cursor(row=0)  # the busiest flow, not the one selected before sorting
             flows.scroll_home(animate=False)
             await _wait(pilot, lambda: False, 0.3)

@@ -28,7 +28,7 @@ from conftest import _skip
 from tui.engine import Engine
 from tui.report import report_dict
 from tui.snapshot import IN, OUT
-from tui.snapshots import SnapshotError, save_snapshot
+from tui.snapshot_files import SnapshotError, save_snapshot
 from tui.sources.pcapfile import PcapSource
 
 pytestmark = pytest.mark.timeout(120)
@@ -556,7 +556,7 @@ CRASH_SAVER = """
 import sys, time
 sys.path.insert(0, sys.argv[2])
 from test_snapshots import engine_with, scapy_frames
-from tui.snapshots import save_snapshot
+from tui.snapshot_files import save_snapshot
 engine = engine_with(scapy_frames(300, payload=1400) * 20, ring_size=6000)
 print("ready", flush=True)
 while True:

@@ -307,3 +307,21 @@ def test_bad_file_is_a_plain_error(tmp_path, capsys):
     bad.write_bytes(b"not a capture at all")
     assert run_app(options("-r", str(bad))) == 1
     assert "not a pcap" in capsys.readouterr().err
+
+
+@ui_test
+async def test_the_flows_panel_always_has_room_or_the_layout_turns_compact():
+    """At 100x32 or 120x36 the normal grid's fixed rows (use cases, rate, packets) used to
+    leave the flows panel zero rows; such sizes now get the one-panel layout."""
+    from tui.screens.monitor import MIN_FLOWS_ROWS
+
+    for size, compact in (((100, 32), True), ((110, 37), True), ((120, 36), True), ((120, 37), False),
+                          ((119, 38), False), ((120, 40), False)):  # fmt: skip
+        app = demo_app()
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot, 2)
+            monitor = app.screen
+            flows = monitor.query_one("#flows")
+            assert monitor.has_class("-compact") == compact, size
+            assert flows.region.height >= MIN_FLOWS_ROWS, (size, flows.region.height)
+            app.exit()

@@ -21,7 +21,7 @@ def options(*argv: str) -> argparse.Namespace:
 
 def replayed(path: Path | str, *extra: str):
     """(args, engine) with the whole file already replayed: the monitor shows a fixed state."""
-    from tui.cli import build_engine, open_source
+    from tui.capture_setup import build_engine, open_source
 
     args = options("-r", str(path), *extra)
     engine = build_engine(args, live=False)

@@ -1,7 +1,7 @@
 """The Textual app: wires the picker and the monitor, and owns the engine's lifetime.
 
 ``run_app(args)`` is what `sockscope` (no sub-command) runs. A capture is an Engine plus
-a source built the way `sockscope report` builds them (tui.cli.build_engine /
+a source built the way `sockscope report` builds them (tui.capture_setup.build_engine /
 open_source); switching interface stops the old engine and starts a new one.
 """
 
@@ -18,12 +18,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.attribution.attributor import Attributor
+from tui.capture_setup import build_engine, open_source
 from tui.capture_watch import CaptureWatch
-from tui.engine import Engine, SourceError
+from tui.engine import Engine
 from tui.interfaces import LinkInfo, list_links
+from tui.messages import AttributionUnavailable, SnapshotSaved
 from tui.screens.help import HelpScreen, bindings_of
 from tui.screens.monitor import MonitorScreen, save_and_describe
 from tui.screens.picker import PickerScreen
+from tui.sources.errors import SourceError
 
 
 def demo_capture_path() -> str:
@@ -90,8 +93,6 @@ class SockscopeApp(App):
 
     def _new_capture(self, live: bool, **override) -> Engine:
         """Build and start an engine on the source the options (with ``override``) name."""
-        from tui.cli import build_engine, open_source
-
         opts = argparse.Namespace(**{**vars(self.args), **override})
         engine = build_engine(opts, live=live)
         source = open_source(opts, default_speed=1.0)
@@ -143,11 +144,15 @@ class SockscopeApp(App):
         def start() -> None:
             attributor.start()
             if attributor.error:
-                self.call_from_thread(
-                    self.notify, f"No process attribution: {attributor.error}", severity="warning", timeout=10
-                )
+                self.post_message(AttributionUnavailable(attributor.error))
 
         self.run_worker(start, thread=True, group="attribution", exit_on_error=False)
+
+    def on_attribution_unavailable(self, message: AttributionUnavailable) -> None:
+        self.notify(f"No process attribution: {message.error}", severity="warning", timeout=10)
+
+    def on_snapshot_saved(self, message: SnapshotSaved) -> None:
+        self.notify(message.text, severity=message.severity, timeout=8)
 
     def stop_attribution(self) -> None:
         att, self.attributor = self.attributor, None
@@ -179,8 +184,6 @@ class SockscopeApp(App):
         if engine.source_kind == "file":
             self.start_file(getattr(self.args, "read", None) or engine.source_name)
             return
-        from tui.cli import open_source
-
         iface = engine.source_name
         if self.netns is not None:  # a namespaced source is named IFACE@NAMESPACE
             iface = iface.rsplit("@", 1)[0]
@@ -234,8 +237,6 @@ def run_app(args: argparse.Namespace) -> int:
     if getattr(args, "demo", False):
         args.read = demo_capture_path()
     if getattr(args, "read", None):  # a bad file is a plain error, before the screen switches
-        from tui.cli import open_source
-
         try:
             open_source(args, default_speed=1.0).close()
         except (SourceError, ValueError, OSError) as exc:

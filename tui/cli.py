@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from tui import __version__
-from tui.engine import Engine, SourceError
+from tui.capture_setup import build_engine, open_source  # also importable from here
+from tui.sources.errors import SourceError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -113,40 +114,6 @@ def _export_parser(sub) -> None:
     _common(exp)
 
 
-def build_engine(args: argparse.Namespace, live: bool) -> Engine:
-    """An engine with the classifier and bounds the options ask for."""
-    from tui.classify import load_classifier
-
-    classifier = load_classifier(args.rules)
-    return Engine(
-        classifier=classifier,
-        flow_cap=args.flow_cap,
-        idle_timeout=300.0 if live else None,
-        ring_size=args.ring,
-    )
-
-
-def open_source(args: argparse.Namespace, default_speed: float | None):
-    """The live or file source named by -i / -r (raises SourceError with a clear message)."""
-    if getattr(args, "read", None):
-        from tui.sources.pcapfile import PcapSource
-
-        speed = args.speed if args.speed is not None else default_speed
-        src = PcapSource(args.read, speed=speed or None)
-        if args.filter:
-            from tui.sources.filtered import FilteredSource
-
-            return FilteredSource(src, args.filter)
-        return src
-    if getattr(args, "netns", None):
-        from tui.netns_list import open_live_source
-
-        return open_live_source(args.interface, args.netns, bpf=args.filter, promisc=args.promisc)
-    from tui.sources.live import LiveSource
-
-    return LiveSource(args.interface, bpf=args.filter, promisc=args.promisc)
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from tui.report import emit, run_report
 
@@ -200,7 +167,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"sockscope: warning: {snap.message}", file=sys.stderr)
         partial = True
     if args.save:
-        from tui.snapshots import save_snapshot
+        from tui.snapshot_files import save_snapshot
 
         try:
             result = save_snapshot(engine, args.save, snap, names=names)

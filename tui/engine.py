@@ -3,7 +3,10 @@
 One thread (the capture thread, or the caller in ``run``) feeds batches of frames to
 ``process``; any other thread may call ``snapshot`` at any time.  A single lock
 guards the state: ``process`` holds it for one batch, ``snapshot`` for one copy, so
-a reader never sees a half-counted packet.  The engine imports nothing from the UI.
+a reader never sees a half-counted packet.  The attributor's thread takes new flows and
+gives owners back only through the hand-off methods (``take_new_flows``, ``live_flows``,
+``apply_owners``), under the same lock; ARCHITECTURE.md draws every thread.  The engine
+imports nothing from the UI (import-linter checks it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tui.snapshot import (
     Series,
     Snapshot,
 )
+from tui.sources.errors import SourceError
 
 
 class Classifier(Protocol):
@@ -66,10 +70,6 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-class SourceError(Exception):
-    """A source failed in a way the user should read (privilege, interface gone, bad file)."""
-
-
 INSPECT_LIMIT = 12  # packets of a flow the classifier may look at before it must settle
 RETIRED_HOSTS_CAP = 20_000  # hosts remembered from flows that have left the table
 
@@ -101,12 +101,13 @@ class Engine:
         self.message: str | None = None
         self._next_flow_id = 1
         self._ended_wall: float | None = None
-        # Set by an attributor (tui.attribution) to hear of each new flow; a bounded deque.
+        # New flows for an attributor (see watch_new_flows); appended under the lock.
         self.new_flows: deque[Flow] | None = None
         # Set by an exporter (tui.export) to hear of each flow that leaves the table:
         # (flow, evicted) in a bounded deque; what did not fit is counted in retired_lost.
         self.retired: deque[tuple[Flow, bool]] | None = None
         self.retired_lost = 0
+        self._handed_id = 1  # id of the first flow not yet handed over by take_new_flows
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -537,6 +538,49 @@ class Engine:
         with self._lock:
             return list(self.ring)
 
+    # ------------------------------------------------- hand-off to the attributor
+    # The attributor (tui.attribution) runs on its own thread.  It hears of new flows
+    # through a bounded queue this engine fills on the hot path (one deque append per new
+    # flow, under the lock it already holds), and gives owners back through apply_owners;
+    # it never reads the flow table or writes a flow without the lock.
+    def watch_new_flows(self, cap: int) -> deque[Flow]:
+        """Keep up to ``cap`` new flows for take_new_flows (the newest, when more come)."""
+        with self._lock:
+            self.new_flows = deque(maxlen=cap)
+            self._handed_id = self._next_flow_id
+            return self.new_flows
+
+    def unwatch_new_flows(self, queue: deque[Flow] | None = None) -> None:
+        """Stop keeping new flows (only if ``queue``, when given, is still the one kept)."""
+        with self._lock:
+            if queue is None or self.new_flows is queue:
+                self.new_flows = None
+
+    def take_new_flows(self) -> tuple[list[Flow], bool]:
+        """The new flows kept since the last call, oldest first, and whether the queue
+        dropped some (then ``live_flows()`` has them)."""
+        with self._lock:
+            q = self.new_flows
+            if q is None:
+                return [], False
+            fresh = list(q)
+            q.clear()
+            created = self._next_flow_id - self._handed_id
+            self._handed_id = self._next_flow_id
+        return fresh, created > len(fresh)
+
+    def live_flows(self) -> list[Flow]:
+        """A copy of the flow table's flows (taken under the lock)."""
+        with self._lock:
+            return list(self.table.flows.values())
+
+    def apply_owners(self, owners: Iterable[tuple[Flow, object]]) -> None:
+        """Set ``flow.owner`` for each (flow, owner), all in one hold of the lock, so a
+        snapshot sees a pass of the attributor whole or not at all."""
+        with self._lock:
+            for flow, owner in owners:
+                flow.owner = owner
+
     # ------------------------------------------------------------ lifetime
     def run(self, source: Source, bpf: str | None = None) -> None:
         """Capture from ``source`` in this thread until it ends or ``stop()`` is called."""
@@ -625,14 +669,6 @@ def _prune_hosts(hosts: dict[tuple[int, bytes], list[int]]) -> None:
 
 def _flow_bytes(f: Flow) -> int:
     return f.bytes_ab + f.bytes_ba
-
-
-def flow_view(f: Flow) -> FlowView:
-    """Copy a live flow into an immutable record with printable addresses."""
-    return _view(
-        (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
-         f.state, f.owner)
-    )  # fmt: skip
 
 
 def flow_copy(f: Flow) -> tuple:

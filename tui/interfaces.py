@@ -20,7 +20,6 @@ from pyroute2 import IPRoute
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
-IFF_POINTOPOINT = 0x10
 ARPHRD_NAMES = {
     1: "ethernet",
     772: "loopback",

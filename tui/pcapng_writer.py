@@ -21,7 +21,6 @@ BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 OPT_END = 0
 OPT_COMMENT = 1
-SHB_HARDWARE = 2
 SHB_OS = 3
 SHB_USERAPPL = 4
 IF_NAME = 2
@@ -43,6 +42,10 @@ _PAD = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by length % 4
 def option(code: int, value: bytes) -> bytes:
     """One option: code, length, value padded to 32 bits."""
     return struct.pack("<HH", code, len(value)) + value + _PAD[len(value) % 4]
+
+
+_INBOUND = option(EPB_FLAGS, _U32.pack(FLAG_INBOUND))  # the same bytes for every packet
+_OUTBOUND = option(EPB_FLAGS, _U32.pack(FLAG_OUTBOUND))
 
 
 def _text(value: str, limit: int = 65_000) -> bytes:
@@ -121,9 +124,9 @@ class PcapngWriter:
         if comment:
             opts = option(OPT_COMMENT, _text(comment))
         if direction == IN:
-            opts += b"\x02\x00\x04\x00\x01\x00\x00\x00"  # epb_flags = inbound
+            opts += _INBOUND
         elif direction == OUT:
-            opts += b"\x02\x00\x04\x00\x02\x00\x00\x00"  # epb_flags = outbound
+            opts += _OUTBOUND
         if opts:
             opts += b"\x00\x00\x00\x00"
         pad = _PAD[cap % 4]

@@ -27,7 +27,6 @@ import sys
 from dataclasses import dataclass
 
 CAP_NET_RAW = 13
-CAP_SETPCAP = 8
 
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
@@ -60,10 +59,6 @@ class Privileges:
     cap_permitted: int
     cap_bounding: int
     no_new_privs: bool
-
-    @property
-    def has_net_raw(self) -> bool:
-        return bool(self.cap_effective >> CAP_NET_RAW & 1)
 
 
 def read_privileges(pid: int | str = "self") -> Privileges:
@@ -224,10 +219,3 @@ def _capset(mask: int) -> None:
     if _libc.capset(ctypes.byref(header), data) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"capset: {os.strerror(err)}")
-
-
-def privilege_summary() -> str:
-    """One line for logs and messages: who we are and which capabilities remain."""
-    p = read_privileges()
-    caps = "CAP_NET_RAW" if p.cap_effective == 1 << CAP_NET_RAW else f"{p.cap_effective:#x}"
-    return f"uid {p.uids[1]} gid {p.gids[1]} groups {list(p.groups)} capabilities {caps if p.cap_effective else 'none'}"

@@ -1,11 +1,14 @@
 """Who owns each flow: a background refresher that ties flows to sockets and processes.
 
-Never per packet.  The engine appends each new flow to a bounded deque; every
-``interval`` (0.5 s) this thread drains it, takes one sock_diag dump of the namespace
+Never per packet.  The engine keeps each new flow in a bounded queue; every
+``interval`` (0.5 s) this thread takes them (``Engine.take_new_flows``; when the queue
+overflowed, a copy of the whole table instead), takes one sock_diag dump of the namespace
 being captured, matches the new flows' endpoints to sockets, and maps the sockets'
 inodes to processes through /proc, walking /proc only for inodes it has not met (and
 stopping as soon as all are found).  Every ``slow_interval`` (5 s) it also looks at every
 socket, so that one closing before its flow is examined still has a last known owner.
+The owners found in a pass go back in one ``Engine.apply_owners`` call: this thread never
+reads the flow table or writes a flow without the engine's lock.
 
 Caches are bounded and expire; a flow's owner, once set, stays with it (a socket that
 closes keeps the owner it had).  Flows that can have no local owner get an ``Owner``
@@ -18,8 +21,7 @@ import contextlib
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -84,26 +86,12 @@ def entry_key(e: SockEntry) -> tuple:
     return ("b", e.proto, e.local, e.lport)
 
 
-def flow_keys(
-    proto: str, a: bytes, ap: int, b: bytes, bp: int, is_local: Callable[[bytes], bool]
-) -> Iterator[tuple[tuple, bool]]:
-    """(key, whether it is the ``a`` end) to look a flow up by, best first: its connection
-    seen from either end (the first sender's end first), then sockets bound to a local
-    endpoint's address or port."""
-    yield ("x", proto, a, ap, b, bp), True
-    yield ("x", proto, b, bp, a, ap), False
-    for addr, port, is_a in ((a, ap, True), (b, bp, False)):
-        if is_local(addr):
-            yield ("b", proto, addr, port), is_a
-            yield ("w", proto, port, len(addr)), is_a
-            if len(addr) == 4:
-                yield ("w", proto, port, 16), is_a
-
-
 def _candidates(
     proto: str, a: bytes, ap: int, b: bytes, bp: int, a_local: bool, b_local: bool
 ) -> list[tuple[tuple, bool]]:
-    """``flow_keys`` with the locality of both ends already known (the per-tick hot loop)."""
+    """(key, whether it is the ``a`` end) to look a flow up by, best first: its connection
+    seen from either end (the first sender's end first), then sockets bound to a local
+    endpoint's address or port (of the ends known to be local)."""
     keys = [(("x", proto, a, ap, b, bp), True), (("x", proto, b, bp, a, ap), False)]
     if a_local:
         keys.append((("b", proto, a, ap), True))
@@ -177,8 +165,8 @@ class Attributor:
         self.retries = retries
         self.proc = proc
         self.cap = cap
-        self.queue: deque = deque(maxlen=cap)
-        engine.new_flows = self.queue
+        self._queue = engine.watch_new_flows(cap)
+        self._owned: list[tuple[Any, Owner]] = []  # owners found in this pass, applied at its end
         self.stats = AttributorStats()
         self._inode_pid = _TtlCache(ttl, cap)
         self._procs = _TtlCache(min(ttl, 30.0), 8192)
@@ -201,8 +189,7 @@ class Attributor:
             self._diag = SockDiag()
 
     def close(self) -> None:
-        if self.engine.new_flows is self.queue:
-            self.engine.new_flows = None
+        self.engine.unwatch_new_flows(self._queue)
         if self._diag is not None:
             self._diag.close()
             self._diag = None
@@ -257,29 +244,24 @@ class Attributor:
         if full:
             self._next_full = now + self.slow_interval
         self.stats.ticks += 1
-        todo = self._take_new(full)
-        if todo or full:
-            self._resolve(todo, full, now)
+        try:
+            todo = self._take_new(full)
+            if todo or full:
+                self._resolve(todo, full, now)
+        finally:
+            if self._owned:
+                owned, self._owned = self._owned, []
+                self.engine.apply_owners(owned)
         self.stats.busy_s += time.perf_counter() - t0
 
     def _take_new(self, full: bool) -> list[list]:
-        q = self.queue
-        overflow = len(q) >= q.maxlen
-        fresh = []
-        while q:
-            try:
-                fresh.append(q.popleft())
-            except IndexError:
-                break
-        if overflow or (full and self.stats.ticks == 1):
-            # The deque lost flows (a flood) or the capture began before us: sweep the table.
-            try:
-                fresh.extend(list(self.engine.table.flows.values()))
-            except RuntimeError:
-                pass
+        fresh, lost = self.engine.take_new_flows()
+        if lost or (full and self.stats.ticks == 1):
+            # The queue lost flows (a flood) or the capture began before us: sweep the table.
+            fresh.extend(self.engine.live_flows())
         todo = []
         for f in fresh:
-            if f.owner is not None:
+            if f.owner is not None:  # (only apply_owners, from this thread, sets it)
                 continue
             if f.proto not in ("TCP", "UDP") or f.family not in (4, 6):
                 self._settle(f, _NOT_TRANSPORT)
@@ -426,7 +408,7 @@ class Attributor:
                 sides = (owner, replace(owner, local_src=True), replace(owner, local_src=False))
                 self._sides[id(owner)] = sides
             owner = sides[1] if local_src else sides[2]
-        flow.owner = owner
+        self._owned.append((flow, owner))
         if owner.known:
             self.stats.resolved += 1
         else:

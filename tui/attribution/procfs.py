@@ -87,15 +87,6 @@ def find_socket_owners(inodes: set[int], proc: str = "/proc") -> dict[int, int]:
     return found
 
 
-def all_socket_owners(proc: str = "/proc") -> dict[int, int]:
-    """inode -> pid for every socket held by every process (the slow full walk)."""
-    found: dict[int, int] = {}
-    for pid, held in _held_sockets(proc):
-        for ino in held:
-            found.setdefault(ino, pid)
-    return found
-
-
 def user_name(uid: int, cache: dict[int, str] | None = None) -> str:
     """The login name for ``uid``, or the number as text when it has none."""
     if cache is not None and uid in cache:

@@ -2,9 +2,9 @@
 
 One dump per family and protocol (TCP and UDP over IPv4 and IPv6) lists every socket of
 the network namespace the diag socket was opened in, with its endpoints, state, uid and
-inode.  ``SocketTable`` indexes a dump so a flow's endpoints find their socket: first the
-exact connection, then a socket bound to the local address and port (listeners,
-unconnected UDP), then one bound to the wildcard address on that port.
+inode.  The attributor indexes a dump (``attributor.entry_key``) so a flow's endpoints find
+their socket: first the exact connection, then a socket bound to the local address and port
+(listeners, unconnected UDP), then one bound to the wildcard address on that port.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from pyroute2.netlink.diag import SS_ALL
 PROTOCOLS = (("TCP", socket.IPPROTO_TCP), ("UDP", socket.IPPROTO_UDP))
 FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _V4_MAPPED = b"\0" * 10 + b"\xff\xff"
-_ANY4 = b"\0" * 4
-_ANY6 = b"\0" * 16
 
 TCP_STATES = {
     1: "established",
@@ -62,10 +60,6 @@ def pack_address(text: str) -> bytes:
         raw = socket.inet_pton(socket.AF_INET6, text)
         return raw[12:] if raw.startswith(_V4_MAPPED) else raw
     return socket.inet_pton(socket.AF_INET, text)
-
-
-def is_any(addr: bytes) -> bool:
-    return addr in (_ANY4, _ANY6)
 
 
 NETLINK_SOCK_DIAG = 4
@@ -186,39 +180,3 @@ class SockDiag:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class SocketTable:
-    """A dump indexed for matching flow endpoints to sockets."""
-
-    def __init__(self, entries: list[SockEntry]) -> None:
-        self.entries = entries
-        self.exact: dict[tuple, SockEntry] = {}
-        self.bound: dict[tuple, SockEntry] = {}
-        self.wild: dict[tuple, SockEntry] = {}
-        for e in entries:
-            if e.rport or not is_any(e.remote):
-                key = (e.proto, e.local, e.lport, e.remote, e.rport)
-                old = self.exact.get(key)
-                if old is None or (not old.inode and e.inode):
-                    self.exact[key] = e  # a live socket beats a time-wait ghost on the same tuple
-            elif is_any(e.local):
-                self.wild.setdefault((e.proto, e.lport, len(e.local)), e)
-            else:
-                self.bound.setdefault((e.proto, e.local, e.lport), e)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def connected(self, proto: str, local: bytes, lport: int, remote: bytes, rport: int) -> SockEntry | None:
-        """The socket of exactly this connection, seen from ``local``."""
-        return self.exact.get((proto, local, lport, remote, rport))
-
-    def listening(self, proto: str, local: bytes, lport: int) -> SockEntry | None:
-        """A socket bound to ``local``:``lport`` (or to the wildcard address on that port)."""
-        e = self.bound.get((proto, local, lport))
-        if e is None:
-            e = self.wild.get((proto, lport, len(local)))
-        if e is None and len(local) == 4:
-            e = self.wild.get((proto, lport, 16))  # a dual-stack socket on :: takes IPv4 too
-        return e

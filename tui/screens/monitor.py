@@ -18,14 +18,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import Key, Resize
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from tui.engine import Engine
+from tui.messages import SnapshotSaved
 from tui.screens.filter_bar import FilterBar
 from tui.screens.help import HelpScreen, bindings_of
 from tui.snapshot import Snapshot
 from tui.widgets.flows import SORT_COLUMNS, FlowsPanel
+from tui.widgets.header import WIDE_FROM as HEADER_WIDE_FROM
 from tui.widgets.header import HeaderPanel
 from tui.widgets.packets import TAIL, PacketsPanel
 from tui.widgets.processes import ProcessesPanel
@@ -36,10 +39,16 @@ from tui.widgets.use_cases import UseCasesPanel
 REFRESH_S = 0.2  # five snapshots a second (the target is at least four)
 PANELS = ("use-cases", "protocols", "rate", "processes", "flows", "packets")
 MAX_FLOWS = 1000  # largest flows taken from each snapshot
+NORMAL_FIXED_ROWS = 14 + 6 + 9  # the normal grid's fixed rows (see DEFAULT_CSS: grid-rows)
+MIN_FLOWS_ROWS = 5  # border, column header and two flows: less and the normal layout hides them
 
 
 class MonitorScreen(Screen):
-    """One capture, shown live."""
+    """One capture, shown live.
+
+    The view state is reactive: ``paused``, ``names_on`` and ``display_filter`` are bound
+    to the header's and the panels' own reactives (see ``compose``), whose watchers redraw.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pause", "Pause/resume"),
@@ -90,6 +99,10 @@ class MonitorScreen(Screen):
     MonitorScreen.-compact #processes.-shown { display: block; }
     """
 
+    paused: var[bool] = var(False, init=False)  # the screen frozen; the capture goes on
+    names_on: var[bool] = var(False, init=False)  # reverse DNS names shown
+    display_filter: var[str] = var("", init=False)  # the words typed after `/`
+
     def __init__(
         self,
         engine: Engine,
@@ -103,30 +116,30 @@ class MonitorScreen(Screen):
         self.attributor = attributor  # tui.attribution.Attributor of a live capture (owned by the app)
         self.lookup = lookup  # reverse DNS function for the resolver (None: the system's)
         self.resolver = None  # tui.resolver.Resolver, made the first time `n` turns names on
-        self.names_on = False
         self.snapshot_dir = snapshot_dir
-        self.paused = False
         self.last: Snapshot | None = None
         self.refresh_times: deque[float] = deque(maxlen=10_000)  # monotonic time of each refresh
         self._shown = "flows"
         self._layout = ""
 
     def compose(self) -> ComposeResult:
-        yield HeaderPanel(id="header")
+        yield HeaderPanel(id="header").data_bind(
+            paused=MonitorScreen.paused, names=MonitorScreen.names_on, display_filter=MonitorScreen.display_filter
+        )
         yield FilterBar("flows", id="filter")
         with Container(id="body"):
             yield UseCasesPanel(id="use-cases", classes="panel")
             yield ProtocolsPanel(id="protocols", classes="panel")
             yield RateChart(id="rate", classes="panel")
             yield ProcessesPanel(id="processes", classes="panel")
-            yield FlowsPanel(id="flows", classes="panel")
-            yield PacketsPanel(id="packets", classes="panel")
+            yield FlowsPanel(id="flows", classes="panel").data_bind(filter_text=MonitorScreen.display_filter)
+            yield PacketsPanel(id="packets", classes="panel").data_bind(filter_text=MonitorScreen.display_filter)
         yield Footer()
 
     def on_mount(self) -> None:
         owners = self.attributor is not None
         self.set_class(owners, "-owners")
-        self.query_one(FlowsPanel).set_owners(owners)
+        self.query_one(FlowsPanel).show_owners = owners
         if not owners:
             panel = self.query_one(ProcessesPanel)
             panel.empty_note = (
@@ -150,7 +163,13 @@ class MonitorScreen(Screen):
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
-        mode = "compact" if width < 100 or height < 32 else ("wide" if width >= 170 else "normal")
+        if width < 100 or height < 32:
+            mode = "compact"
+        elif width >= 170:
+            mode = "wide"
+        else:  # the normal grid's fixed rows must leave the flows panel room to show flows
+            header = 2 if width - 2 >= HEADER_WIDE_FROM else 3
+            mode = "normal" if height >= header + 1 + NORMAL_FIXED_ROWS + MIN_FLOWS_ROWS else "compact"
         if mode == self._layout:
             return
         self._layout = mode
@@ -182,14 +201,14 @@ class MonitorScreen(Screen):
         self.query_one(f"#{panel}").focus()
 
     # ----------------------------------------------------------- refresh
-    def refresh_panels(self) -> None:
-        """Read a snapshot and hand it to the panels (skipped while paused)."""
-        if self.paused:
+    def refresh_panels(self, force: bool = False) -> None:
+        """Read a snapshot and hand it to the panels (skipped while paused, unless ``force``)."""
+        if self.paused and not force:
             return
-        self._show_snapshot(self.engine.snapshot(top=MAX_FLOWS, recent=TAIL))
+        self._show_snapshot(self.engine.snapshot(top=MAX_FLOWS, recent=TAIL), force)
 
-    def _show_snapshot(self, snap: Snapshot) -> None:
-        if self.paused or not self.is_attached:
+    def _show_snapshot(self, snap: Snapshot, force: bool = False) -> None:
+        if (self.paused and not force) or not self.is_attached:
             return
         self.last = snap
         self._update_panels(snap)
@@ -207,8 +226,9 @@ class MonitorScreen(Screen):
     def action_toggle_pause(self) -> None:
         """Freeze the screen; the capture goes on counting underneath."""
         self.paused = not self.paused
-        self.query_one(HeaderPanel).set_paused(self.paused)
-        if not self.paused:
+
+    def watch_paused(self, paused: bool) -> None:
+        if not paused:
             self.refresh_panels()
 
     def action_clear(self) -> None:
@@ -216,9 +236,7 @@ class MonitorScreen(Screen):
         self.query_one(FlowsPanel).clear_rows()
         self.query_one(PacketsPanel).clear_rows()
         self.notify("Counters cleared; capture goes on.", timeout=2)
-        was, self.paused = self.paused, False
-        self.refresh_panels()
-        self.paused = was
+        self.refresh_panels(force=True)  # even paused: the cleared counters show
 
     def action_change_interface(self) -> None:
         self.app.open_picker(back=True)
@@ -226,16 +244,16 @@ class MonitorScreen(Screen):
     def action_toggle_names(self) -> None:
         """Reverse DNS names on/off: looked up in the background, shown as they arrive."""
         self.names_on = not self.names_on
-        if self.names_on and self.resolver is None:
-            from tui.resolver import Resolver
-
-            self.resolver = Resolver(**({"lookup": self.lookup} if self.lookup is not None else {}))
-        names = self.resolver.name if self.names_on and self.resolver is not None else None
-        self.query_one(FlowsPanel).set_names(names)
-        self.query_one(HeaderPanel).set_names(self.names_on)
         self.notify(
             "Reverse DNS names on (looked up in the background)." if self.names_on else "Reverse DNS off.", timeout=2
         )
+
+    def watch_names_on(self, on: bool) -> None:
+        if on and self.resolver is None:
+            from tui.resolver import Resolver
+
+            self.resolver = Resolver(**({"lookup": self.lookup} if self.lookup is not None else {}))
+        self.query_one(FlowsPanel).names = self.resolver.name if on and self.resolver is not None else None
 
     def on_unmount(self) -> None:
         if self.resolver is not None:
@@ -247,7 +265,7 @@ class MonitorScreen(Screen):
         bar.start()
 
     def action_sort(self, key: str) -> None:
-        self.query_one(FlowsPanel).set_sort(key)
+        self.query_one(FlowsPanel).sort_on(key)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(bindings_of(self, self.app), "Monitor keys"))
@@ -256,9 +274,7 @@ class MonitorScreen(Screen):
         if not isinstance(event.input, FilterBar):
             return
         text = event.value
-        self.query_one(FlowsPanel).set_filter(text)
-        self.query_one(PacketsPanel).set_filter(text)
-        self.query_one(HeaderPanel).set_display_filter(text)
+        self.display_filter = text
         if not text and not event.input.has_focus:
             event.input.remove_class("-active")
 
@@ -325,13 +341,14 @@ class MonitorScreen(Screen):
     @work(thread=True, group="snapshot", exit_on_error=False)
     def _save_snapshot(self, svg: str | None) -> None:
         message, severity = save_and_describe(self.engine, self.snapshot_dir, svg)
-        self.app.call_from_thread(self.notify, message, severity=severity, timeout=8)
+        # To the app, not this screen: the notice still shows if the user has left the monitor.
+        self.app.post_message(SnapshotSaved(message, severity))
 
 
 def save_and_describe(engine: Engine, directory: str, svg: str | None) -> tuple[str, str]:
     """Save a snapshot; (message for the user, notification severity). Never raises."""
     try:
-        from tui.snapshots import save_snapshot
+        from tui.snapshot_files import save_snapshot
     except ImportError as exc:
         return f"Snapshots are not available in this build: {exc}", "error"
     try:

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.interfaces import LinkInfo, LinkWatcher, list_links, rates
+from tui.messages import LinksChanged, NamespacesListed
 from tui.netns_list import Namespace, NamespaceInterface, list_namespaces
 from tui.screens.filter_bar import FilterBar
 from tui.screens.help import HelpScreen, bindings_of
@@ -168,11 +169,19 @@ class PickerScreen(Screen):
             self._watcher = None
 
     def _on_netlink(self) -> None:
-        """Called on the watcher thread."""
+        """Called on the watcher thread: ask the UI thread to list the links again.
+
+        A closed screen drops the message.  In the moment between leaving the app and the
+        watcher's stop (on unmount) there is no app, or no loop, to post through: Textual
+        says so with a RuntimeError (NoActiveAppError, "event loop is closed"), and there
+        is nothing left to refresh."""
         try:
-            self.app.call_from_thread(self.reload)
-        except Exception:
-            pass  # the app is closing
+            self.post_message(LinksChanged())
+        except RuntimeError:
+            pass
+
+    def on_links_changed(self, message: LinksChanged) -> None:
+        self.reload()
 
     @work(thread=True, exclusive=True, group="netns-list", exit_on_error=False)
     def _list_namespaces(self) -> None:
@@ -182,17 +191,12 @@ class PickerScreen(Screen):
             error = None
         except Exception as exc:  # namespaces are a bonus: the host's links still work
             found, error = None, f"{type(exc).__name__}: {exc}"
-        try:
-            self.app.call_from_thread(self._set_namespaces, found, error)
-        except Exception:
-            pass  # the app is closing
+        self.post_message(NamespacesListed(found, error))
 
-    def _set_namespaces(self, found: list[Namespace] | None, error: str | None) -> None:
-        if not self.is_attached:
-            return
-        if found is not None:
-            self.other_namespaces = found
-        self.namespace_error = error
+    def on_namespaces_listed(self, message: NamespacesListed) -> None:
+        if message.namespaces is not None:
+            self.other_namespaces = message.namespaces
+        self.namespace_error = message.error
         self.namespaces_loaded = True
         self._fill()
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterator
 
 from tui import linktypes as lt
-from tui.engine import SourceError
 from tui.snapshot import IN, OUT
+from tui.sources.errors import SourceError
 
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
@@ -430,11 +430,6 @@ def compile_bpf(expr: str, linktype: int = lt.ETHERNET) -> list[tuple[int, int, 
         raise BpfError(f"bad capture filter {expr!r}: {str(exc).strip()}") from None
     insns = [(i.code, i.jt, i.jf, i.k) for i in prog.bf_insns[: prog.bf_len]]
     return insns
-
-
-def attach_bpf(sock: socket.socket, expr: str) -> None:
-    """Compile ``expr`` and attach it in the kernel, so rejected packets never reach us."""
-    attach_insns(sock, compile_bpf(expr))
 
 
 def attach_insns(sock: socket.socket, insns: list[tuple[int, int, int, int]]) -> None:

@@ -21,8 +21,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from tui.engine import SourceError
 from tui.snapshot import IN, OUT
+from tui.sources.errors import SourceError
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000),  # little-endian, microseconds

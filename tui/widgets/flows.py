@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.reactive import var
 
 from tui.snapshot import FlowView, Snapshot
 from tui.textsafe import safe_str
@@ -107,19 +108,22 @@ def far_name(f: FlowView, names: Callable[[str], str | None]) -> str | None:
 
 
 class FlowsPanel(KeyedTable):
-    """Rows keyed by flow id; rates from the bytes seen since the previous update."""
+    """Rows keyed by flow id; rates from the bytes seen since the previous update.
+
+    The view state is reactive; its watchers redraw from the last snapshot.
+    """
+
+    sort_by: var[tuple[str, bool]] = var(("bytes", True), init=False)  # (column key, descending)
+    filter_text: var[str] = var("", init=False)
+    show_owners: var[bool] = var(False, init=False)  # process and user columns (live, with attribution)
+    names: var[Callable[[str], str | None] | None] = var(None, init=False)  # reverse DNS (non-blocking), or off
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.sort_key = "bytes"
-        self.reverse = True
-        self.filter_text = ""
         self._prev: dict[int, tuple[int, float]] = {}
         self._rates: dict[int, float] = {}
         self.flows: dict[int, FlowView] = {}
         self.shown = 0
-        self.show_owners = False  # process and user columns (live capture with attribution)
-        self.names: Callable[[str], str | None] | None = None  # reverse DNS, when on
         self._last: Snapshot | None = None
         self._hidden: tuple[int, ...] = ()  # positions of folded-away (zero-width) columns
 
@@ -129,15 +133,29 @@ class FlowsPanel(KeyedTable):
             self.add_column(col.label, key=col.key, width=WIDTHS.get(col.key))
         self._title()
 
-    def set_owners(self, on: bool) -> None:
-        """Show (or fold away) the process and user columns."""
-        if on != self.show_owners:
-            self.show_owners = on
-            self._relayout()
+    @property
+    def sort_key(self) -> str:
+        return self.sort_by[0]
 
-    def set_names(self, names: Callable[[str], str | None] | None) -> None:
-        """Reverse DNS on (a non-blocking ``addr -> name | None``) or off (None)."""
-        self.names = names
+    @property
+    def reverse(self) -> bool:
+        return self.sort_by[1]
+
+    def watch_show_owners(self) -> None:
+        self._relayout()
+
+    def watch_names(self) -> None:
+        self._redraw()
+
+    def watch_sort_by(self) -> None:
+        self._title()
+        self._redraw()
+
+    def watch_filter_text(self) -> None:
+        self._title()
+        self._redraw()
+
+    def _redraw(self) -> None:
         if self._last is not None:
             self.update(self._last)
 
@@ -177,22 +195,10 @@ class FlowsPanel(KeyedTable):
                 self.clear_rows()
                 self.call_after_refresh(self.update, self._last)
 
-    def set_sort(self, key: str) -> None:
-        """Sort by column ``key``; the same key again flips the direction."""
+    def sort_on(self, key: str) -> None:
+        """Sort by column ``key`` in its natural direction; the same key again flips it."""
         col = next(c for c in SORT_COLUMNS if c.key == key)
-        if self.sort_key == key:
-            self.reverse = not self.reverse
-        else:
-            self.sort_key, self.reverse = key, col.descending
-        self._title()
-        if self._last is not None:
-            self.update(self._last)
-
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text
-        self._title()
-        if self._last is not None:
-            self.update(self._last)
+        self.sort_by = (key, not self.reverse) if self.sort_key == key else (key, col.descending)
 
     def _title(self) -> None:
         arrow = "↓" if self.reverse else "↑"

@@ -34,10 +34,6 @@ def human_count(n: float) -> str:
     return str(n)  # pragma: no cover
 
 
-def human_rate(n: float, unit: str = "/s") -> str:
-    return f"{human_count(n)}{unit}"
-
-
 def share(part: float, whole: float) -> str:
     """At most five characters: 12.3%, 100%."""
     if not whole:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import var
 
 from tui.snapshot import OUT, PacketRow, Snapshot
 from tui.textsafe import safe_str
@@ -18,6 +19,7 @@ class PacketsPanel(KeyedTable):
     """Rows keyed by packet number; each packet is decoded once for its summary."""
 
     tail = TAIL
+    filter_text: var[str] = var("", init=False)  # every word must appear in a shown packet
     live_tail = True  # show only as many of the newest packets as fit
 
     def visible_rows(self) -> int:
@@ -26,7 +28,6 @@ class PacketsPanel(KeyedTable):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.filter_text = ""
         self.packets: dict[int, PacketRow] = {}
         self._parts: dict[int, tuple[str, str, str]] = {}
         self._last: Snapshot | None = None
@@ -54,8 +55,7 @@ class PacketsPanel(KeyedTable):
         self.set_column_width("endpoints", ends)
         self.set_column_width("summary", max(flex - ends, 10))
 
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text
+    def watch_filter_text(self) -> None:
         if self._last is not None:
             self.update(self._last)
 

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.reactive import var
 
 from tui.attribution.usage import BY_CONTAINER, BY_PROCESS, Usage, usage
 from tui.snapshot import Snapshot
@@ -63,9 +64,10 @@ class ProcessesPanel(KeyedTable):
 
     BINDINGS: ClassVar = [Binding("g", "toggle_group", "Group", tooltip="Group by process/container")]
 
+    group_by: var[str] = var(BY_PROCESS, init=False)  # BY_PROCESS or BY_CONTAINER
+
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.group_by = BY_PROCESS
         self.usage_rows: dict[tuple, Usage] = {}
         self._prev: dict[tuple, tuple[int, int, float]] = {}
         self._rates: dict[tuple, tuple[float, float]] = {}
@@ -98,10 +100,10 @@ class ProcessesPanel(KeyedTable):
             self.set_column_width("use_cases", flex)
 
     def action_toggle_group(self) -> None:
-        self.set_group(BY_CONTAINER if self.group_by == BY_PROCESS else BY_PROCESS)
+        self.group_by = BY_CONTAINER if self.group_by == BY_PROCESS else BY_PROCESS
 
-    def set_group(self, by: str) -> None:
-        self.group_by = by
+    def watch_group_by(self) -> None:
+        self._title()
         self._prev.clear()
         self._rates.clear()
         self.clear_rows()
