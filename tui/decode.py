@@ -564,6 +564,30 @@ def _decode_ppp_proto(data: bytes, off: int, proto: int, link: tuple[str, ...], 
     return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK, None)
 
 
+_NOT_A_TUNNEL = ((0, b"", b"", 0, 0), 0, 0, 0, 0, 0)  # a frag marker: _decode_l4 then follows no tunnel
+
+
+def decode_datagram(data: bytes) -> tuple:
+    """A reassembled IP datagram (see tui.fragments), from its IP header; tunnels not followed.
+
+    The engine counts a fragmented datagram on the flow its first fragment showed; this
+    gives the classifier the same flow's view of the whole datagram.
+    """
+    n = len(data)
+    ver = data[0] >> 4 if n else 0
+    if ver == 4 and n >= 20:
+        ihl = (data[0] & 15) * 4
+        end = min(_H.unpack_from(data, 2)[0], n)
+        if ihl < 20 or ihl > end:
+            return (("IPv4",), 4, b"", b"", "", 0, 0, 0, -1, MALFORMED, None)
+        m = _decode_l4(data, ihl, end, data[9], (), "IPv4", 4, data[12:16], data[16:20], _NOT_A_TUNNEL)
+    elif ver == 6 and n >= 40:
+        m = _decode_l4(data, 40, n, data[6], (), "IPv6", 6, data[8:24], data[24:40], _NOT_A_TUNNEL)
+    else:
+        return ((), 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
+    return (*m[:10], None)
+
+
 def decode_meta(data: bytes, linktype: int = lt.ETHERNET) -> PacketMeta:
     """decode() with named fields."""
     return PacketMeta._make(decode(data, linktype))

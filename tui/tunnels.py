@@ -275,6 +275,10 @@ def wlan(data: bytes, off: int, end: int) -> tuple:
     if off + 10 > end:
         return (_TRUNCATED, -1, -1, b"", b"")
     fc0, fc1 = data[off], data[off + 1]
+    if fc0 & 3 and not fc1 & 3:
+        # Protocol version not 0: Cisco's controllers send the frame control field with
+        # its two bytes swapped (Wireshark has a CAPWAP setting for it); read it so.
+        fc0, fc1 = fc1, fc0
     ftype = (fc0 >> 2) & 3
     a1 = data[off + 4 : off + 10]
     if ftype != 2:  # management, control, extension
