@@ -17,6 +17,7 @@ The original frames are never changed: reassembly copies.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from struct import Struct
 
@@ -49,14 +50,18 @@ class Datagram:
 
 @dataclass(slots=True)
 class Reassembler:
-    """Pending datagrams by key, oldest first (dicts keep insertion order)."""
+    """Pending datagrams by key, oldest first.
+
+    An OrderedDict, not a dict: taking the oldest of a plain dict after many removals at
+    its front scans the removed slots, which a flood of new datagrams would make slow.
+    """
 
     max_datagrams: int = MAX_DATAGRAMS
     max_datagram_bytes: int = MAX_DATAGRAM_BYTES
     max_pieces: int = MAX_PIECES
     max_bytes: int = MAX_BYTES
     timeout: float = TIMEOUT
-    pending: dict[tuple, Datagram] = field(default_factory=dict)
+    pending: OrderedDict[tuple, Datagram] = field(default_factory=OrderedDict)
     held: int = 0  # bytes held over all datagrams
     evicted: int = 0  # datagrams dropped for room (not by timeout)
     expired: int = 0
@@ -74,7 +79,7 @@ class Reassembler:
         if dg is None:
             self._expire(ts)
             if len(pending) >= self.max_datagrams:
-                self._drop(next(iter(pending)))
+                self.held -= pending.popitem(last=False)[1].held
                 self.evicted += 1
             dg = pending[key] = Datagram(key, ts)
         elif ts - dg.first_ts > self.timeout:  # a stale one with the same id: start again
@@ -148,7 +153,7 @@ class Reassembler:
             key = next(iter(pending))
             if pending[key].first_ts >= limit:
                 break
-            self._drop(key)
+            self.held -= pending.popitem(last=False)[1].held
             self.expired += 1
 
     def _make_room(self, size: int, keep: tuple) -> None:
