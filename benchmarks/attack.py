@@ -6,8 +6,10 @@
 Attacks: SYNs from random sources and ports (a new flow per frame), DNS answers with
 random names (the classifier's name cache), 8-byte IPv4 fragments with random sources
 and ids.  Each runs twice; the second run shows whether memory still grows once the caps
-are full (it should not).  Live mode sends the frames raw from inside a test namespace
-(bounded count, 60 s at most) to a capture on the host end.
+are full (it should not).  ``datagrams`` and ``frag KiB`` are the fragment reassembler's
+pending datagrams and the bytes it holds (both bounded, see tui/fragments.py).  Live mode
+sends the frames raw from inside a test namespace (bounded count, 60 s at most) to a
+capture on the host end.
 """
 
 from __future__ import annotations
@@ -46,12 +48,14 @@ def row(label: str, engine: Engine, seconds: float, frames: int) -> str:
     snap = engine.snapshot(top=0)
     return (
         f"{label:<22} {frames / seconds:>10,.0f} {snap.active_flows:>8,} {snap.flows_evicted:>10,} "
-        f"{len(engine.classifier.names):>8,} {len(engine.ring):>7,} {snap.kernel_drops:>7,} {rss_mb():>8.1f}"
+        f"{len(engine.classifier.names):>8,} {len(engine.ring):>7,} {snap.kernel_drops:>7,} {rss_mb():>8.1f} "
+        f"{len(engine.fragments.pending):>9,} {engine.fragments.held / 1024:>8.1f}"
     )
 
 
 HEADER = (
-    f"{'attack':<22} {'frames/s':>10} {'flows':>8} {'evicted':>10} {'names':>8} {'ring':>7} {'drops':>7} {'RSS MB':>8}"
+    f"{'attack':<22} {'frames/s':>10} {'flows':>8} {'evicted':>10} {'names':>8} {'ring':>7} {'drops':>7} {'RSS MB':>8} "
+    f"{'datagrams':>9} {'frag KiB':>8}"
 )
 
 

@@ -154,7 +154,7 @@ class Targets:
         linktype = LINKTYPES[data[0] % len(LINKTYPES)]
         frame_bytes = data[1:]
         m = decode(frame_bytes, linktype)
-        if len(m) != 10 or m[9] not in (0, 1, 2) or m[8] > len(frame_bytes):
+        if len(m) != 11 or m[9] not in (0, 1, 2) or m[8] > len(frame_bytes):
             raise AssertionError(f"decode returned a bad tuple: {m!r}")
         self.engine.process([(self._ts(), 1, self.n & 1, len(frame_bytes), frame_bytes, linktype)])
 

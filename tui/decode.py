@@ -14,6 +14,7 @@ from struct import Struct
 from typing import NamedTuple
 
 from tui import linktypes as lt
+from tui import tunnels
 
 # Result status.
 OK = 0
@@ -21,7 +22,10 @@ TRUNCATED = 1
 MALFORMED = 2
 
 # Indices into the decode() tuple.
-STACK, FAMILY, SRC, DST, L4, SPORT, DPORT, TCPFLAGS, PAYLOAD_OFF, STATUS = range(10)
+STACK, FAMILY, SRC, DST, L4, SPORT, DPORT, TCPFLAGS, PAYLOAD_OFF, STATUS, FRAG = range(11)
+
+# Tunnels nested deeper than this are not followed (the frame keeps the decode so far).
+MAX_TUNNELS = 4
 
 # Protocols whose flows carry ports.
 PORT_PROTOCOLS = frozenset({"TCP", "UDP", "SCTP", "UDP-Lite"})
@@ -40,10 +44,15 @@ class PacketMeta(NamedTuple):
     tcp_flags: int
     payload_off: int  # offset of the transport payload in the frame, -1 if none
     status: int  # OK, TRUNCATED or MALFORMED
+    # None, or for an IP fragment (family, src, dst, id, protocol), fragment offset in
+    # bytes, more-fragments flag, start and end of the fragment's data in the frame, and
+    # the offset of its IP header (see tui.fragments).
+    frag: tuple | None
 
 
 _H = Struct("!H")
 _HH = Struct("!HH")
+_HI = Struct("!HI")
 _I = Struct("!I")
 _ETH = Struct("!6s6sH")
 _IP4 = Struct("!BBHHHBBH4s4s")
@@ -135,40 +144,42 @@ def decode_ip(data: bytes, off: int, link: tuple[str, ...]) -> tuple:
     """Decode an IPv4 or IPv6 packet starting at ``off`` (version from the first nibble)."""
     n = len(data)
     if off >= n:
-        return (link, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        return (link, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
     ver = data[off] >> 4
     if ver == 4:
         return _decode_ipv4(data, off, link, n)
     if ver == 6:
         return _decode_ipv6(data, off, link, n)
-    return (link, 0, b"", b"", "", 0, 0, 0, -1, MALFORMED)
+    return (link, 0, b"", b"", "", 0, 0, 0, -1, MALFORMED, None)
 
 
 def _decode_ipv4(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
     if off + 20 > n:
-        return (link + ("IPv4",), 4, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        return (link + ("IPv4",), 4, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
     vihl, _tos, total, _id, frag, _ttl, proto, _sum, src, dst = _IP4.unpack_from(data, off)
     ihl = (vihl & 15) * 4
     if ihl < 20 or total < ihl:
-        return (link + ("IPv4",), 4, src, dst, "", 0, 0, 0, -1, MALFORMED)
+        return (link + ("IPv4",), 4, src, dst, "", 0, 0, 0, -1, MALFORMED, None)
     l4off = off + ihl
     if l4off > n:
-        return (link + ("IPv4",), 4, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+        return (link + ("IPv4",), 4, src, dst, "", 0, 0, 0, -1, TRUNCATED, None)
     # The transport layer ends where the IP datagram says, not at the end of the frame
     # (Ethernet pads short frames).
     end = off + total
     if end > n:
         end = n
-    if frag & 0x1FFF:
-        # A non-first fragment: no transport header here.
-        name = _ip_proto_name(proto)
-        return (_stack(link, "IPv4", name), 4, src, dst, name, 0, 0, 0, -1, OK)
+    if frag & 0x3FFF:  # a fragment (more to come, or not the first)
+        fi = ((4, src, dst, _id, proto), (frag & 0x1FFF) * 8, frag & 0x2000, l4off, end, off)
+        if frag & 0x1FFF:  # not the first: no transport header here
+            name = _ip_proto_name(proto)
+            return (_stack(link, "IPv4", name), 4, src, dst, name, 0, 0, 0, -1, OK, fi)
+        return _decode_l4(data, l4off, end, proto, link, "IPv4", 4, src, dst, fi)
     return _decode_l4(data, l4off, end, proto, link, "IPv4", 4, src, dst)
 
 
 def _decode_ipv6(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
     if off + 40 > n:
-        return (link + ("IPv6",), 6, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        return (link + ("IPv6",), 6, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
     _vtf, plen, nxt, _hop, src, dst = _IP6.unpack_from(data, off)
     p = off + 40
     end = p + plen if plen else n  # jumbograms carry 0 here
@@ -177,32 +188,41 @@ def _decode_ipv6(data: bytes, off: int, link: tuple[str, ...], n: int) -> tuple:
     for _ in range(_MAX_EXT + 1):
         if nxt in _IP6_EXT:
             if p + 2 > end:
-                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED, None)
             nxt, hlen = data[p], (data[p + 1] + 1) * 8
             p += hlen
         elif nxt == _IP6_FRAG:
             if p + 8 > end:
-                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED, None)
             fnext = data[p]
-            frag_off = _H.unpack_from(data, p + 2)[0] & 0xFFF8
+            fword, ident = _HI.unpack_from(data, p + 2)
             p += 8
-            if frag_off:
+            fi = ((6, src, dst, ident, fnext), fword & 0xFFF8, fword & 1, p, end, off)
+            if fword & 0xFFF8:
                 name = _ip_proto_name(fnext)
-                return (_stack(link, "IPv6", name), 6, src, dst, name, 0, 0, 0, -1, OK)
-            nxt = fnext
+                return (_stack(link, "IPv6", name), 6, src, dst, name, 0, 0, 0, -1, OK, fi)
+            if fword & 1:  # the first of several
+                if fnext in _IP6_EXT or fnext == _IP6_FRAG or fnext == _IP6_AH or fnext == _IP6_NONE:
+                    # Headers after the fragment header: read them once reassembled.
+                    name = _ip_proto_name(fnext)
+                    return (_stack(link, "IPv6", name), 6, src, dst, name, 0, 0, 0, -1, OK, fi)
+                if p > end:
+                    return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED, None)
+                return _decode_l4(data, p, end, fnext, link, "IPv6", 6, src, dst, fi)
+            nxt = fnext  # an atomic fragment (RFC 6946): a whole packet
         elif nxt == _IP6_AH:
             if p + 2 > end:
-                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+                return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED, None)
             nxt, hlen = data[p], (data[p + 1] + 2) * 4
             p += hlen
         else:
             break
     else:  # more extension headers than any real packet carries
-        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, MALFORMED)
+        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, MALFORMED, None)
     if nxt == _IP6_NONE:
-        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, OK)
+        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, OK, None)
     if p > end:
-        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED)
+        return (link + ("IPv6",), 6, src, dst, "", 0, 0, 0, -1, TRUNCATED, None)
     return _decode_l4(data, p, end, nxt, link, "IPv6", 6, src, dst)
 
 
@@ -216,35 +236,108 @@ def _decode_l4(
     fam: int,
     src: bytes,
     dst: bytes,
+    frag: tuple | None = None,
 ) -> tuple:
+    """The transport header at ``p``; a tunnel's inner packet when it carries one.
+
+    ``frag`` is set for the first fragment of a datagram: its tunnel (if any) is not
+    followed, since the rest of it is in other frames.
+    """
     if proto == 6:
         if p + 20 > end:
-            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", 0, 0, 0, -1, TRUNCATED)
+            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", 0, 0, 0, -1, TRUNCATED, frag)
         sport, dport, _seq, _ack, doff, flags = _TCP.unpack_from(data, p)
         hl = (doff >> 4) * 4
         if hl < 20:
-            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, -1, MALFORMED)
+            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, -1, MALFORMED, frag)
         if p + hl > end:
-            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, -1, TRUNCATED)
-        return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, p + hl, OK)
+            return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, -1, TRUNCATED, frag)
+        return (_stack(link, net, "TCP"), fam, src, dst, "TCP", sport, dport, flags, p + hl, OK, frag)
     if proto == 17 or proto == 136:
         name = "UDP" if proto == 17 else "UDP-Lite"
         if p + 8 > end:
-            return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, -1, TRUNCATED)
+            return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, -1, TRUNCATED, frag)
         sport, dport = _HH.unpack_from(data, p)
-        return (_stack(link, net, name), fam, src, dst, name, sport, dport, 0, p + 8, OK)
+        if (dport in _UDP_TUNNELS or sport in _UDP_TUNNELS) and frag is None and proto == 17:
+            inner = tunnels.udp(data, p + 8, end, sport, dport)
+            if inner is not None:
+                outer = (_stack(link, net, name), fam, src, dst, name, sport, dport, 0, p + 8, OK, None)
+                return _decap(data, inner, link + (net, name), outer)
+        return (_stack(link, net, name), fam, src, dst, name, sport, dport, 0, p + 8, OK, frag)
     if proto == 1 or proto == 58:
         name = "ICMP" if proto == 1 else "ICMPv6"
         if p + 4 > end:
-            return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, -1, TRUNCATED)
-        return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p + 4, OK)
+            return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, -1, TRUNCATED, frag)
+        return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p + 4, OK, frag)
     if proto == 132:
         if p + 12 > end:
-            return (_stack(link, net, "SCTP"), fam, src, dst, "SCTP", 0, 0, 0, -1, TRUNCATED)
+            return (_stack(link, net, "SCTP"), fam, src, dst, "SCTP", 0, 0, 0, -1, TRUNCATED, frag)
         sport, dport = _HH.unpack_from(data, p)
-        return (_stack(link, net, "SCTP"), fam, src, dst, "SCTP", sport, dport, 0, p + 12, OK)
+        return (_stack(link, net, "SCTP"), fam, src, dst, "SCTP", sport, dport, 0, p + 12, OK, frag)
     name = _ip_proto_name(proto)
-    return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p, OK)
+    if frag is None and proto in _IP_TUNNELS:
+        outer = (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p, OK, None)
+        if proto == 47:
+            return _decap(data, tunnels.gre(data, p, end), link + (net,), outer)
+        # IP-in-IP (RFC 2003), IPv6-in-IPv4 (RFC 4213) and the same inside IPv6 (RFC 2473).
+        ver = data[p] >> 4 if p < end else 0
+        if ver != (4 if proto == 4 else 6):
+            return outer[:9] + ((TRUNCATED if p >= end else MALFORMED), None)
+        layer = _IP_IN_IP[(net, proto)]
+        return _decap(data, (tunnels.IP, p, layer), link + (net,), outer)
+    return (_stack(link, net, name), fam, src, dst, name, 0, 0, 0, p, OK, frag)
+
+
+_UDP_TUNNELS = tunnels.UDP_PORTS
+_IP_TUNNELS = frozenset({4, 41, 47})
+_IP_IN_IP = {("IPv4", 4): ("IPIP",), ("IPv4", 41): ("6in4",), ("IPv6", 4): ("4in6",), ("IPv6", 41): ("6in6",)}
+
+
+def _decap(data: bytes, inner: tuple, link: tuple[str, ...], outer: tuple) -> tuple:
+    """Decode a tunnel's inner packet (see tui.tunnels); keep ``outer`` when there is none.
+
+    The stack shows the tunnel: ``link`` (the layers up to the tunnel) plus its layers,
+    then the inner packet's.  A tunnel header cut short or impossible leaves the outer
+    decode marked TRUNCATED or MALFORMED; an inner packet whose network header cannot be
+    read does the same.  Tunnels nested deeper than MAX_TUNNELS are not followed.
+    """
+    kind, off, layers = inner
+    link = link + layers
+    if kind == tunnels.STOP or sum(name in tunnels.LAYER_NAMES for name in link) > MAX_TUNNELS:
+        st = _stack(link, "", "")
+        return (st, *outer[1:9], off if kind == tunnels.STOP else OK, None)
+    if kind == tunnels.IP:
+        m = decode_ip(data, off, link)
+    elif kind == tunnels.ETHERNET:
+        m = _decode_ether_at(data, off, link + _LINK_ETH)
+    elif kind == tunnels.WLAN:
+        m = _decode_wlan(data, off, link + _LINK_WLAN)
+    elif kind == tunnels.PPP:
+        m = _decode_ppp(data, off, link + _LINK_PPP)
+    else:
+        m = _decode_mpls(data, off, link + ("MPLS",), b"", b"")
+    if not m[2] and not m[3]:  # nothing of the inner packet's addresses could be read
+        return (m[0], *outer[1:9], m[9] or MALFORMED, None)
+    return m
+
+
+def _decode_ether_at(data: bytes, off: int, link: tuple[str, ...]) -> tuple:
+    """An Ethernet frame starting at ``off`` (inside a tunnel)."""
+    if off + 14 > len(data):
+        return (link, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
+    dst, src, etype = _ETH.unpack_from(data, off)
+    return _decode_ethertype(data, off + 14, etype, link, src, dst)
+
+
+def _decode_wlan(data: bytes, off: int, link: tuple[str, ...]) -> tuple:
+    """An IEEE 802.11 frame starting at ``off``: its LLC/SNAP payload, else its MAC addresses."""
+    status, p, etype, sa, da = tunnels.wlan(data, off, len(data))
+    if etype >= 0:
+        return _decode_ethertype(data, p, etype, link, sa, da)
+    if etype == -3:
+        st = _stack(link, "", "Encrypted")
+        return (st, 0, sa, da, "802.11", 0, 0, 0, p, OK, None)
+    return (link, 0, sa, da, "802.11", 0, 0, 0, p, status, None)
 
 
 def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], src: bytes, dst: bytes) -> tuple:
@@ -254,7 +347,7 @@ def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], 
         if etype not in ETH_VLAN:
             break
         if off + 4 > n:
-            return (link + ("VLAN",), 0, src, dst, "VLAN", 0, 0, 0, -1, TRUNCATED)
+            return (link + ("VLAN",), 0, src, dst, "VLAN", 0, 0, 0, -1, TRUNCATED, None)
         link = link + ("VLAN",) if link[-1] != "VLAN" else link
         etype = _H.unpack_from(data, off + 2)[0]
         off += 4
@@ -263,11 +356,11 @@ def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], 
     if etype == ETH_ARP:
         st = _stack(link, "", "ARP")
         if off + 28 > n:
-            return (st, 0, src, dst, "ARP", 0, 0, 0, -1, TRUNCATED)
-        return (st, 0, src, dst, "ARP", 0, 0, 0, off, OK)
+            return (st, 0, src, dst, "ARP", 0, 0, 0, -1, TRUNCATED, None)
+        return (st, 0, src, dst, "ARP", 0, 0, 0, off, OK, None)
     if etype == ETH_PPPOE_SESSION:
         if off + 8 > n:
-            return (link + ("PPPoE",), 0, src, dst, "PPPoE", 0, 0, 0, -1, TRUNCATED)
+            return (link + ("PPPoE",), 0, src, dst, "PPPoE", 0, 0, 0, -1, TRUNCATED, None)
         ppp = _H.unpack_from(data, off + 6)[0]
         return _decode_ppp_proto(data, off + 8, ppp, link + ("PPPoE", "PPP"), src, dst)
     if etype in ETH_MPLS:
@@ -275,9 +368,9 @@ def _decode_ethertype(data: bytes, off: int, etype: int, link: tuple[str, ...], 
     if etype < 0x0600:
         # 802.3 length field: LLC follows (STP, CDP, NetBIOS...).
         name = _llc_name(data, off)
-        return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
+        return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK, None)
     name = ETHERTYPE_NAMES.get(etype) or f"EtherType-0x{etype:04x}"
-    return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
+    return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK, None)
 
 
 # Cisco's protocols behind an LLC/SNAP header (OUI 00:00:0c + protocol id).
@@ -311,20 +404,21 @@ def _decode_mpls(data: bytes, off: int, link: tuple[str, ...], src: bytes, dst: 
     n = len(data)
     for _ in range(16):
         if off + 4 > n:
-            return (link, 0, src, dst, "MPLS", 0, 0, 0, -1, TRUNCATED)
+            return (link, 0, src, dst, "MPLS", 0, 0, 0, -1, TRUNCATED, None)
         bottom = data[off + 2] & 1
         off += 4
         if bottom:
             if off < n and data[off] >> 4 in (4, 6):
                 return decode_ip(data, off, link)
-            return (link, 0, src, dst, "MPLS", 0, 0, 0, off, OK)
-    return (link, 0, src, dst, "MPLS", 0, 0, 0, -1, MALFORMED)
+            return (link, 0, src, dst, "MPLS", 0, 0, 0, off, OK, None)
+    return (link, 0, src, dst, "MPLS", 0, 0, 0, -1, MALFORMED, None)
 
 
 _LINK_SLL = ("Linux cooked",)
 _LINK_NULL = ("Loopback",)
 _LINK_RAW: tuple[str, ...] = ()
 _LINK_PPP = ("PPP",)
+_LINK_WLAN = ("802.11",)
 
 
 # Fast path: Ethernet + IPv4 without options or Ethernet + IPv6 without extension headers,
@@ -356,16 +450,16 @@ def decode(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
                 if n >= 54:
                     total, frag, src, dst, sport, dport, doff, flags = _E4_TCP.unpack_from(data)
                     hl = (doff >> 4) << 2
-                    if not frag & 0x1FFF and hl >= 20 and 34 + hl <= 14 + total and 34 + hl <= n:
-                        return (_ST_E4_TCP, 4, src, dst, "TCP", sport, dport, flags, 34 + hl, OK)
+                    if not frag & 0x3FFF and hl >= 20 and 34 + hl <= 14 + total and 34 + hl <= n:
+                        return (_ST_E4_TCP, 4, src, dst, "TCP", sport, dport, flags, 34 + hl, OK, None)
             elif proto == 17:
                 total, frag, src, dst, sport, dport = _E4_UDP.unpack_from(data)
-                if not frag & 0x1FFF and total >= 28:
-                    return (_ST_E4_UDP, 4, src, dst, "UDP", sport, dport, 0, 42, OK)
+                if not frag & 0x3FFF and total >= 28 and dport not in _UDP_TUNNELS and sport not in _UDP_TUNNELS:
+                    return (_ST_E4_UDP, 4, src, dst, "UDP", sport, dport, 0, 42, OK, None)
             elif proto == 1:
                 total, frag, src, dst = _E4_ANY.unpack_from(data)
-                if not frag & 0x1FFF and total >= 24:
-                    return (_ST_E4_ICMP, 4, src, dst, "ICMP", 0, 0, 0, 38, OK)
+                if not frag & 0x3FFF and total >= 24:
+                    return (_ST_E4_ICMP, 4, src, dst, "ICMP", 0, 0, 0, 38, OK, None)
         elif n >= 62 and data[12] == 0x86 and data[13] == 0xDD and data[14] >> 4 == 6:
             nxt = data[20]
             if nxt == 6:
@@ -374,15 +468,15 @@ def decode(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
                     hl = (doff >> 4) << 2
                     end = 54 + plen if plen and 54 + plen < n else n
                     if hl >= 20 and 54 + hl <= end:
-                        return (_ST_E6_TCP, 6, src, dst, "TCP", sport, dport, flags, 54 + hl, OK)
+                        return (_ST_E6_TCP, 6, src, dst, "TCP", sport, dport, flags, 54 + hl, OK, None)
             elif nxt == 17:
                 plen, src, dst, sport, dport = _E6_UDP.unpack_from(data)
-                if plen >= 8 or plen == 0:
-                    return (_ST_E6_UDP, 6, src, dst, "UDP", sport, dport, 0, 62, OK)
+                if (plen >= 8 or plen == 0) and dport not in _UDP_TUNNELS and sport not in _UDP_TUNNELS:
+                    return (_ST_E6_UDP, 6, src, dst, "UDP", sport, dport, 0, 62, OK, None)
             elif nxt == 58:
                 plen, src, dst = _E6_ANY.unpack_from(data)
                 if plen >= 4 or plen == 0:
-                    return (_ST_E6_ICMP, 6, src, dst, "ICMPv6", 0, 0, 0, 58, OK)
+                    return (_ST_E6_ICMP, 6, src, dst, "ICMPv6", 0, 0, 0, 58, OK, None)
     return decode_general(data, linktype)
 
 
@@ -390,7 +484,7 @@ def decode_general(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
     """decode() without its fast path: every link type and every odd case (same answers)."""
     if linktype == 1:
         if len(data) < 14:
-            return (_LINK_ETH, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+            return (_LINK_ETH, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
         dst, src, etype = _ETH.unpack_from(data, 0)
         if etype == ETH_IPV4 or etype == ETH_IPV6:  # the common case first
             return decode_ip(data, 14, _LINK_ETH)
@@ -399,19 +493,19 @@ def decode_general(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
         return decode_ip(data, 0, _LINK_RAW)
     if linktype == lt.LINUX_SLL:
         if len(data) < 16:
-            return (_LINK_SLL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+            return (_LINK_SLL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
         etype = _H.unpack_from(data, 14)[0]
         alen = min(_H.unpack_from(data, 4)[0], 8)
         return _decode_ethertype(data, 16, etype, _LINK_SLL, data[6 : 6 + alen], b"")
     if linktype == lt.LINUX_SLL2:
         if len(data) < 20:
-            return (_LINK_SLL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+            return (_LINK_SLL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
         etype = _H.unpack_from(data, 0)[0]
         alen = min(data[11], 8)
         return _decode_ethertype(data, 20, etype, _LINK_SLL, data[12 : 12 + alen], b"")
     if linktype == lt.NULL or linktype == lt.LOOP:
         if len(data) < 4:
-            return (_LINK_NULL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+            return (_LINK_NULL, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
         if linktype == lt.LOOP:
             fam = _NULL_BE.unpack_from(data, 0)[0]
         else:
@@ -420,33 +514,42 @@ def decode_general(data: bytes, linktype: int = lt.ETHERNET) -> tuple:
                 fam = _NULL_BE.unpack_from(data, 0)[0]
         if fam == 2 or fam in (24, 28, 30, 10):
             return decode_ip(data, 4, _LINK_NULL)
-        return (_LINK_NULL, 0, b"", b"", f"AF-{fam}", 0, 0, 0, 4, OK)
+        return (_LINK_NULL, 0, b"", b"", f"AF-{fam}", 0, 0, 0, 4, OK, None)
     if linktype == lt.PPP or linktype == lt.PPP_HDLC:
         return _decode_ppp(data)
+    if linktype == lt.IEEE802_11:
+        return _decode_wlan(data, 0, _LINK_WLAN)
+    if linktype == lt.IEEE802_11_RADIOTAP:
+        if len(data) < 4:
+            return (("Radiotap",), 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
+        rlen = data[2] | data[3] << 8
+        if rlen < 8 or rlen > len(data):
+            return (("Radiotap",), 0, b"", b"", "", 0, 0, 0, -1, MALFORMED if rlen < 8 else TRUNCATED, None)
+        return _decode_wlan(data, rlen, ("Radiotap", "802.11"))
     if linktype == lt.IPNET:
         if len(data) < 24:
-            return (("IPNET",), 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+            return (("IPNET",), 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
         return decode_ip(data, 24, ("IPNET",))
     name = lt.NAMES.get(linktype, f"DLT-{linktype}")
-    return ((name,), 0, b"", b"", name, 0, 0, 0, 0, OK)
+    return ((name,), 0, b"", b"", name, 0, 0, 0, 0, OK, None)
 
 
-def _decode_ppp(data: bytes) -> tuple:
+def _decode_ppp(data: bytes, off: int = 0, link: tuple[str, ...] = _LINK_PPP) -> tuple:
+    """A PPP frame at ``off`` (a PPP link, or PPTP's GRE payload)."""
     n = len(data)
-    off = 0
-    if n >= 2 and data[0] == 0xFF:  # HDLC address and control bytes (control is 0x03)
-        off = 2
+    if off + 2 <= n and data[off] == 0xFF:  # HDLC address and control bytes (control is 0x03)
+        off += 2
     if off + 1 > n:
-        return (_LINK_PPP, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+        return (link, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
     if data[off] & 1:  # protocol field compressed to one byte
         proto = data[off]
         off += 1
     else:
         if off + 2 > n:
-            return (_LINK_PPP, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED)
+            return (link, 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
         proto = _H.unpack_from(data, off)[0]
         off += 2
-    return _decode_ppp_proto(data, off, proto, _LINK_PPP, b"", b"")
+    return _decode_ppp_proto(data, off, proto, link, b"", b"")
 
 
 def _decode_ppp_proto(data: bytes, off: int, proto: int, link: tuple[str, ...], src: bytes, dst: bytes) -> tuple:
@@ -457,8 +560,32 @@ def _decode_ppp_proto(data: bytes, off: int, proto: int, link: tuple[str, ...], 
         return _decode_mpls(data, off, link + ("MPLS",), src, dst)
     name = PPP_NAMES.get(proto)
     if name is None:
-        return (link, 0, src, dst, link[-1], 0, 0, 0, off, OK)
-    return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK)
+        return (link, 0, src, dst, link[-1], 0, 0, 0, off, OK, None)
+    return (_stack(link, "", name), 0, src, dst, name, 0, 0, 0, off, OK, None)
+
+
+_NOT_A_TUNNEL = ((0, b"", b"", 0, 0), 0, 0, 0, 0, 0)  # a frag marker: _decode_l4 then follows no tunnel
+
+
+def decode_datagram(data: bytes) -> tuple:
+    """A reassembled IP datagram (see tui.fragments), from its IP header; tunnels not followed.
+
+    The engine counts a fragmented datagram on the flow its first fragment showed; this
+    gives the classifier the same flow's view of the whole datagram.
+    """
+    n = len(data)
+    ver = data[0] >> 4 if n else 0
+    if ver == 4 and n >= 20:
+        ihl = (data[0] & 15) * 4
+        end = min(_H.unpack_from(data, 2)[0], n)
+        if ihl < 20 or ihl > end:
+            return (("IPv4",), 4, b"", b"", "", 0, 0, 0, -1, MALFORMED, None)
+        m = _decode_l4(data, ihl, end, data[9], (), "IPv4", 4, data[12:16], data[16:20], _NOT_A_TUNNEL)
+    elif ver == 6 and n >= 40:
+        m = _decode_l4(data, 40, n, data[6], (), "IPv6", 6, data[8:24], data[24:40], _NOT_A_TUNNEL)
+    else:
+        return ((), 0, b"", b"", "", 0, 0, 0, -1, TRUNCATED, None)
+    return (*m[:10], None)
 
 
 def decode_meta(data: bytes, linktype: int = lt.ETHERNET) -> PacketMeta:

@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Protocol
 
-from tui.decode import decode, socket_kind
+from tui.decode import decode, decode_datagram, socket_kind
 from tui.flows import FIN, RST, SYN, Flow, FlowTable, address_text, has_ports
+from tui.fragments import Datagram, Reassembler
 from tui.snapshot import (
     OUT,
     SOCKET_KINDS,
@@ -138,6 +139,10 @@ class Engine:
         self.started_wall = time.time()
         self._kernel_base = (0, 0)
         self._kernel = (0, 0)
+        # IP fragments: which flow each belongs to (see _fragment_flow), and the datagrams
+        # whose early fragments wait to move to their real flow at the end of the batch.
+        self.fragments = Reassembler()
+        self._orphan_moves: list[Datagram] = []
 
     def clear(self) -> None:
         """Forget all counters and flows; capture goes on."""
@@ -181,7 +186,8 @@ class Engine:
             self.first_ts = frames[0][0] / 1e9
         for ts_ns, ifindex, direction, wire_len, data, linktype in frames:
             m = decode(data, linktype)
-            if m[9]:
+            stack, family, src, dst, l4, sport, dport, flags, off, status, frag = m
+            if status:
                 malformed += 1
             ts = ts_ns / 1e9
             if ts_ns >= next_ns:  # a new second: close the last one first
@@ -199,24 +205,24 @@ class Engine:
                     self._next_sweep = sec + 5
 
             # -- flow
-            stack = m[0]
-            l4 = m[4] or (stack[-1] if stack else "?")
-            src = m[2]
-            dst = m[3]
-            sport = m[5]
-            dport = m[6]
-            if src < dst or (src == dst and sport <= dport):
-                key = (l4, src, sport, dst, dport)
-                low = True
-            else:
-                key = (l4, dst, dport, src, sport)
-                low = False
-            flow = get_flow(key)
-            if flow is None:
-                flow = new_flow(key, l4, m[1], src, sport, dst, dport, ts, ifindex, low)
-                from_src = True
-            else:
-                from_src = low == flow.a_low
+            if frag is None:
+                if not l4:
+                    l4 = stack[-1] if stack else "?"
+                if src < dst or (src == dst and sport <= dport):
+                    key = (l4, src, sport, dst, dport)
+                    low = True
+                else:
+                    key = (l4, dst, dport, src, sport)
+                    low = False
+                flow = get_flow(key)
+                if flow is None:
+                    flow = new_flow(key, l4, family, src, sport, dst, dport, ts, ifindex, low)
+                    from_src = True
+                else:
+                    from_src = low == flow.a_low
+            else:  # an IP fragment: the flow of its datagram (the classifier may see the whole of it)
+                flow, from_src, m, data = self._fragment_flow(m, data, ts, ifindex, wire_len)
+                off = m[8]
             if from_src:
                 flow.packets_ab += 1
                 flow.bytes_ab += wire_len
@@ -224,7 +230,6 @@ class Engine:
                 flow.packets_ba += 1
                 flow.bytes_ba += wire_len
             flow.last_seen = ts
-            flags = m[7]
             if flags:
                 if flags & SYN:
                     flow.syn = True
@@ -241,7 +246,6 @@ class Engine:
             # -- classification (only while undecided, bounded)
             if not flow.decided:
                 inspected = flow.inspected = flow.inspected + 1
-                off = m[8]
                 if inspected == 1:  # a new flow: nothing counted yet, so its class record is simply set
                     classifier.observe(flow, m, data, from_src)
                     flow.class_rec = class_rec(flow.use_case, flow.app)
@@ -275,9 +279,92 @@ class Engine:
         self._ring_flows.extend(ring_flows)
         self.packets += len(frames)
         self.malformed += malformed
+        if self._orphan_moves:
+            self._move_orphans()
         last = frames[-1][0]
         if last:
             self.last_ts = last / 1e9
+
+    def _fragment_flow(self, m: tuple, data: bytes, ts: float, ifindex: int, wire_len: int) -> tuple:
+        """The flow an IP fragment counts on: ``(flow, from_src, meta, data)`` for the classifier.
+
+        The first fragment names the ports; later ones go to the same flow.  One that
+        comes before the first goes to a port-less flow for now and moves to the real one
+        when the first arrives (at the end of that batch, see _move_orphans).  The
+        classifier is shown the whole datagram by the fragment that completes it, and no
+        payload before (a first fragment's payload is only part of the datagram's).
+        """
+        stack, family, src, dst, l4, sport, dport, _flags, off, _status, frag = m
+        first = frag[1] == 0
+        dg, whole = self.fragments.add(data, frag, ts, (sport, dport) if first else None)
+        if not first and dg.ports is not None:
+            sport, dport = dg.ports
+        if not l4:
+            l4 = stack[-1] if stack else "?"
+        if src < dst or (src == dst and sport <= dport):
+            key = (l4, src, sport, dst, dport)
+            low = True
+        else:
+            key = (l4, dst, dport, src, sport)
+            low = False
+        flow = self.table.flows.get(key)
+        if flow is None:
+            flow = self._new_flow(key, l4, family, src, sport, dst, dport, ts, ifindex, low)
+            from_src = True
+        else:
+            from_src = low == flow.a_low
+        if dg.ports is None:  # before its first fragment: remember where it was counted
+            o = dg.orphans
+            if o is None:
+                dg.orphans = [flow, from_src, 1, wire_len]
+            else:
+                o[2] += 1
+                o[3] += wire_len
+        elif first and dg.orphans is not None and len(dg.orphans) == 4 and dg.orphans[0] is not flow:
+            dg.orphans.append((flow, from_src))
+            self._orphan_moves.append(dg)
+        if whole is not None:
+            return flow, from_src, decode_datagram(whole), whole
+        if first and off >= 0:
+            m = (*m[:8], -1, *m[9:])
+        return flow, from_src, m, data
+
+    def _move_orphans(self) -> None:
+        """Move fragments counted port-less before their first fragment to the datagram's flow."""
+        flows = self.table.flows
+        for dg in self._orphan_moves:
+            o = dg.orphans
+            if o is None or len(o) != 5:
+                continue
+            old, old_ab, packets, nbytes, (new, new_ab) = o
+            dg.orphans = None
+            if flows.get(old.key) is not old or flows.get(new.key) is not new:
+                continue  # one of them has left the table: its hosts have counted it already
+            if old_ab:
+                old.packets_ab -= packets
+                old.bytes_ab -= nbytes
+            else:
+                old.packets_ba -= packets
+                old.bytes_ba -= nbytes
+            if new_ab:
+                new.packets_ab += packets
+                new.bytes_ab += nbytes
+            else:
+                new.packets_ba += packets
+                new.bytes_ba += nbytes
+            for a, b in ((old.stack_rec, new.stack_rec), (old.class_rec, new.class_rec)):
+                if a is not b and a is not None and b is not None:
+                    a[0] -= packets
+                    a[1] -= nbytes
+                    b[0] += packets
+                    b[1] += nbytes
+                    if len(a) > 2:  # a class record: its second's baseline moves too
+                        a[2] -= nbytes
+                        b[2] += nbytes
+            new.first_seen = min(new.first_seen, old.first_seen)
+            if not old.packets:
+                del flows[old.key]
+        self._orphan_moves.clear()
 
     def _new_flow(
         self, key: tuple, l4: str, family: int, src: bytes, sport: int, dst: bytes, dport: int, ts: float,
