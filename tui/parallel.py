@@ -304,8 +304,13 @@ def file_report(source: Any, make_engine: Callable[[], Any], bpf: str | None, n:
         shadow = None
         if shadow_names and engine.classifier is not None:
             shadow = Engine(classifier=engine.classifier, flow_cap=engine._flow_cap, idle_timeout=None, ring_size=1)
-        run_capture(engine, ShardSource(source, k, n, shadow), bpf, None)
-        return collect(engine, top, ALL_HOSTS if hosts else 0)
+        part = ShardSource(source, k, n, engine, shadow)
+        run_capture(engine, part, bpf, None)
+        rep = collect(engine, top, ALL_HOSTS if hosts else 0)
+        # One engine's first and last times are those of the file's first and last frames,
+        # whichever worker they went to (the merge takes them from here).
+        snap = dataclasses.replace(rep.snap, first_ts=part.first_ts, last_ts=part.last_ts)
+        return Report(snap, rep.rows, rep.flow_count)
 
     return merge(run_workers(n, work), top, hosts)
 
@@ -318,13 +323,19 @@ class ShardSource(WrappedSource):
     this worker's classifier and is never reported: so this worker learns every name one
     engine would have learned, at the same point of the file.  Its own frames before such a
     frame are handed to the engine first (a batch ends there).
+
+    One engine's clock is the latest second of any frame so far (a frame stamped earlier
+    counts in that second); ``engine`` is moved on to it the same way before such a frame.
     """
 
-    def __init__(self, inner: Any, k: int, n: int, shadow: Any = None) -> None:
+    def __init__(self, inner: Any, k: int, n: int, engine: Any, shadow: Any = None) -> None:
         super().__init__(inner)
         self.k = k
         self.n = n
+        self.engine = engine
         self.shadow = shadow
+        self.first_ts: float | None = None  # of the first frame of the file, whoever's it is
+        self.last_ts: float | None = None  # of the last frame with a time stamp
 
     def batches(self, stop: Any) -> Iterator[list[tuple]]:
         k, n = self.k, self.n
@@ -332,11 +343,28 @@ class ShardSource(WrappedSource):
         teach = shard.TEACHES
         mask = teach - 1
         route = shard.route_teach
+        clock = -1  # the latest second of any frame (one engine's current second)
+        mine_clock = -1  # the latest second this worker's engine has reached
         mine: list[tuple] = []
         for batch in self.inner.batches(stop):
+            if batch and self.first_ts is None:
+                self.first_ts = batch[0][0] / 1e9
+            if batch and batch[-1][0]:
+                self.last_ts = batch[-1][0] / 1e9
             for frame in batch:
+                sec = frame[0] // 1_000_000_000
+                if sec > clock:
+                    clock = sec
                 r = route(frame[4], frame[5], n)
                 if r & mask == k:
+                    if sec < clock and mine_clock < clock:  # late stamp: counted where one engine counts it
+                        if mine:
+                            yield mine
+                            mine = []
+                        self._tick(clock)
+                        mine_clock = clock
+                    elif sec > mine_clock:
+                        mine_clock = sec
                     mine.append(frame)
                 elif r & teach and shadow is not None:
                     if mine:
@@ -348,6 +376,14 @@ class ShardSource(WrappedSource):
                 mine = []
         if mine:
             yield mine
+
+    def _tick(self, sec: int) -> None:
+        engine = self.engine
+        with engine._lock:
+            if engine._cur_sec < 0:
+                engine._rotate(sec)  # its first frame: the series starts where one engine's did
+            else:
+                engine._tick(sec)
 
 
 def live_report(sources: list, make_engine: Callable[[], Any], bpf: str | None, duration: float, top: int | None,

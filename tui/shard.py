@@ -9,8 +9,9 @@ different workers.  So the key is the flow's *client* address, the same for both
 
 * TCP, UDP, SCTP, UDP-Lite with ports: the endpoint with the higher port (the ephemeral side;
   a server listens on the lower one).  Equal ports: the lower address.
-* Everything else with IP addresses (ICMP, fragments after the first, IPv6 packets with an
-  extension header, other protocols): the lower address of the pair.
+* Everything else with IP addresses (ICMP, fragments after the first, other protocols): the
+  lower address of the pair.  IPv6 extension headers are walked as tui.decode walks them
+  (the BPF program for live capture reads a fragment header only; see fanout_program).
 * Frames without IP (ARP, LLDP, STP...): worker 0.
 
 A host's DNS lookups, its connections and its FTP data flows then land in one worker, as on a
@@ -31,7 +32,7 @@ from tui import linktypes as lt
 
 MIX = 0x9E3779B1  # Knuth's multiplicative hash constant (32-bit)
 _PORTS = frozenset({6, 17, 132, 136})  # TCP, UDP, SCTP, UDP-Lite
-_VLAN = frozenset({0x8100, 0x88A8, 0x9100})
+_VLAN = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})  # as tui.decode, which reads up to 4 tags
 _HH = struct.Struct("!HH")
 _I4 = struct.Struct("!IIII")
 
@@ -48,44 +49,34 @@ def _value(addr: bytes) -> int:
     return a ^ b ^ c ^ d
 
 
-def _ip_offset(data: bytes, linktype: int) -> tuple[int, int]:
-    """(offset of the IP header, IP version) of a frame, or (-1, 0) when it carries no IP."""
+def _ip_offset(data: bytes, linktype: int) -> int:
+    """Offset of the IP header of a frame (as tui.decode finds it), or -1 when it carries none."""
     n = len(data)
     if linktype == lt.ETHERNET:
         if n < 14:
-            return -1, 0
+            return -1
         et = (data[12] << 8) | data[13]
         off = 14
-        for _ in range(2):
+        for _ in range(4):
             if et not in _VLAN or off + 4 > n:
                 break
             et = (data[off + 2] << 8) | data[off + 3]
             off += 4
     elif linktype == lt.LINUX_SLL:
         if n < 16:
-            return -1, 0
+            return -1
         et, off = (data[14] << 8) | data[15], 16
     elif linktype == lt.LINUX_SLL2:
         if n < 20:
-            return -1, 0
+            return -1
         et, off = (data[0] << 8) | data[1], 20
     elif linktype in lt.RAW_IP:
-        if not n:
-            return -1, 0
-        v = data[0] >> 4
-        return (0, v) if v in (4, 6) else (-1, 0)
+        return 0
     elif linktype in (lt.NULL, lt.LOOP):
-        if n < 5:
-            return -1, 0
-        v = data[4] >> 4
-        return (4, v) if v in (4, 6) else (-1, 0)
+        return 4
     else:
-        return -1, 0
-    if et == 0x0800:
-        return off, 4
-    if et == 0x86DD:
-        return off, 6
-    return -1, 0
+        return -1
+    return off if et in (0x0800, 0x86DD) else -1
 
 
 def route(data: bytes, linktype: int, n: int) -> int:
@@ -95,13 +86,16 @@ def route(data: bytes, linktype: int, n: int) -> int:
 
 TEACHES = 1 << 16  # flag in route_teach's answer: the frame may teach the classifier a name
 NAME_PORTS = frozenset({53, 5353, 5355, 21})  # DNS, mDNS, LLMNR answers; FTP control announces data flows
-_HTTP_FIRST = frozenset(b"GPHDOCT")  # first letters of HTTP requests (Host) and responses
-
-
-# The common frames, from byte 20 of an Ethernet frame: IPv4 without options (fragment field,
-# protocol, addresses, ports) and IPv6 (next header, addresses as words, ports).
-_E4 = struct.Struct("!HxB2xIIHH")
-_E6 = struct.Struct("!B1x8IHH")
+_HTTP_FIRST = frozenset(b"GPHDOCT")
+_IP6_EXT = frozenset({0, 43, 60, 135, 139, 140, 253, 254})  # as tui.decode: skipped to reach the transport
+_IP6_WALK = _IP6_EXT | {44, 51}  # ... with the fragment header and AH
+_MAX_EXT = 8
+_L4_HEADER = {6: 20, 17: 8, 136: 8, 132: 12}  # bytes tui.decode needs before it reads the ports
+# The common frames, from byte 16 of an Ethernet frame: IPv4 without options (total length,
+# fragment field, protocol, addresses, ports) and, from byte 18, IPv6 (payload length, next
+# header, addresses as words, ports).
+_E4 = struct.Struct("!H2xHxB2xIIHH")
+_E6 = struct.Struct("!HB1x8IHH")
 
 
 def route_teach(data: bytes, linktype: int, n: int) -> int:
@@ -112,85 +106,108 @@ def route_teach(data: bytes, linktype: int, n: int) -> int:
     classifier learns addresses and names from.  A superset is fine (it costs time only).
     """
     size = len(data)
-    if linktype == 1 and size >= 38:  # fast paths, one unpack each; the general path gives the same
+    if linktype == 1 and size >= 38:  # fast paths, one unpack each; route_general gives the same
         if data[12] == 8 and data[13] == 0 and data[14] == 0x45:
-            frag, proto, a, b, sport, dport = _E4.unpack_from(data, 20)
+            total, frag, proto, a, b, sport, dport = _E4.unpack_from(data, 16)
             q = 34
-        elif data[12] == 0x86 and data[13] == 0xDD and size >= 58:
-            proto, a1, a2, a3, a4, b1, b2, b3, b4, sport, dport = _E6.unpack_from(data, 20)
+            end = 14 + total if 14 + total < size else size
+            if total < 20 or frag & 0x1FFF:
+                q = -1
+        elif data[12] == 0x86 and data[13] == 0xDD and size >= 58 and data[14] >> 4 == 6 and data[20] not in _IP6_WALK:
+            plen, proto, a1, a2, a3, a4, b1, b2, b3, b4, sport, dport = _E6.unpack_from(data, 18)
             a = a1 ^ a2 ^ a3 ^ a4
             b = b1 ^ b2 ^ b3 ^ b4
-            frag = 0
             q = 54
+            end = 54 + plen if plen and 54 + plen < size else size
         else:
             q = 0
         if q:
-            if frag & 0x1FFF or proto not in _PORTS:
+            need = _L4_HEADER.get(proto)
+            if q < 0 or need is None or q + need > end:
                 return (((a if a <= b else b) * MIX & 0xFFFFFFFF) >> 16) % n
             if sport == dport:
                 k = (((a if a <= b else b) * MIX & 0xFFFFFFFF) >> 16) % n
             else:
                 k = (((a if sport > dport else b) * MIX & 0xFFFFFFFF) >> 16) % n
-            if sport in NAME_PORTS or dport in NAME_PORTS:
-                return k | TEACHES
-            if proto == 6:
-                if q + 13 <= size:
-                    q += (data[q + 12] >> 4) * 4
-                    if q < size and (data[q] == 0x16 or data[q] in _HTTP_FIRST):
-                        return k | TEACHES
-            elif proto == 17:
-                q += 8
-                if (q < size and data[q] & 0xC0 == 0xC0) or data[q + 9 : q + 11] == b"Q0":
-                    return k | TEACHES
-            return k
+            return k | _teaches(data, proto, q, sport, dport, size)
     return route_general(data, linktype, n)
 
 
-def route_general(data: bytes, linktype: int, n: int) -> int:
-    """route_teach without its fast paths: every link type (the tests check they agree)."""
-    size = len(data)
-    off, ver = _ip_offset(data, linktype)
-    if off < 0:
-        return 0
-    size = len(data)
-    if ver == 4:
-        if off + 20 > size:
-            return 0
-        src = data[off + 12 : off + 16]
-        dst = data[off + 16 : off + 20]
-        proto = data[off + 9]
-        p = off + (data[off] & 15) * 4
-        ports = proto in _PORTS and not ((data[off + 6] << 8) | data[off + 7]) & 0x1FFF
-    elif ver == 6:
-        if off + 40 > size:
-            return 0
-        src = data[off + 8 : off + 24]
-        dst = data[off + 24 : off + 40]
-        proto = data[off + 6]  # extension headers are not walked (nor by the BPF program)
-        p = off + 40
-        ports = proto in _PORTS
-    else:
-        return 0
-    a, b = _value(src), _value(dst)
-    if not ports:
-        return mix(a if a <= b else b, n)
-    if p + 4 > size:
-        return 0  # where the BPF program's load fails, it answers 0
-    sport, dport = _HH.unpack_from(data, p)
-    client = (a if a <= b else b) if sport == dport else (a if sport > dport else b)
-    k = mix(client, n)
+def _teaches(data: bytes, proto: int, p: int, sport: int, dport: int, size: int) -> int:
     if sport in NAME_PORTS or dport in NAME_PORTS:
-        return k | TEACHES
+        return TEACHES
     if proto == 6:
         if p + 13 <= size:
             q = p + (data[p + 12] >> 4) * 4
             if q < size and (data[q] == 0x16 or data[q] in _HTTP_FIRST):
-                return k | TEACHES
+                return TEACHES
     elif proto == 17:
         q = p + 8
         if (q < size and data[q] & 0xC0 == 0xC0) or data[q + 9 : q + 11] == b"Q0":
-            return k | TEACHES
-    return k
+            return TEACHES
+    return 0
+
+
+def route_general(data: bytes, linktype: int, n: int) -> int:
+    """route_teach without its fast paths: every link type, header fields read as tui.decode reads them.
+
+    A frame decode gives no ports (cut short, a later fragment, no transport it knows) takes
+    the pair rule, as decode keys its flow without ports; one without addresses, worker 0.
+    """
+    size = len(data)
+    off = _ip_offset(data, linktype)
+    if off < 0 or off >= size:
+        return 0
+    ver = data[off] >> 4
+    if ver == 4:
+        if off + 20 > size:
+            return 0
+        a = int.from_bytes(data[off + 12 : off + 16], "big")
+        b = int.from_bytes(data[off + 16 : off + 20], "big")
+        ihl = (data[off] & 15) * 4
+        total = (data[off + 2] << 8) | data[off + 3]
+        p = off + ihl
+        end = min(off + total, size)
+        proto = data[off + 9]
+        ports = ihl >= 20 and total >= ihl and p <= size and not ((data[off + 6] << 8) | data[off + 7]) & 0x1FFF
+    elif ver == 6:
+        if off + 40 > size:
+            return 0
+        a = _value(data[off + 8 : off + 24])
+        b = _value(data[off + 24 : off + 40])
+        proto = data[off + 6]
+        p = off + 40
+        plen = (data[off + 4] << 8) | data[off + 5]
+        end = min(p + plen, size) if plen else size
+        ports = True
+        for _ in range(_MAX_EXT + 1):  # extension headers as tui.decode walks them
+            if proto in _IP6_EXT:
+                if p + 2 > end:
+                    ports = False
+                    break
+                proto, p = data[p], p + (data[p + 1] + 1) * 8
+            elif proto == 44:
+                if p + 8 > end or ((data[p + 2] << 8) | data[p + 3]) & 0xFFF8:
+                    ports = False  # cut short, or a later fragment: no transport header
+                    break
+                proto, p = data[p], p + 8
+            elif proto == 51:
+                if p + 2 > end:
+                    ports = False
+                    break
+                proto, p = data[p], p + (data[p + 1] + 2) * 4
+            else:
+                break
+        else:
+            ports = False
+    else:
+        return 0
+    need = _L4_HEADER.get(proto)
+    if not ports or need is None or p + need > end:
+        return mix(a if a <= b else b, n)
+    sport, dport = _HH.unpack_from(data, p)
+    k = mix((a if a <= b else b) if sport == dport else (a if sport > dport else b), n)
+    return k | _teaches(data, proto, p, sport, dport, size)
 
 
 # ------------------------------------------------------------------ live: classic BPF
@@ -282,10 +299,22 @@ def fanout_program(n: int) -> list[tuple[int, int, int, int]]:
     a.label("v6ports")
     a.op(_LDX | _W | _IMM, 40)
     a.op(_JMP | _JA, 0, "ports", 0)
-    # An extension header (or anything else): the pair rule here; files walk the common
-    # extension headers, so such rare flows may pick another worker than a file split would.
+    # A fragment header right after the IPv6 header (fragmented UDP, the usual case): the
+    # first fragment has the ports 8 bytes further.  Other extension headers take the pair
+    # rule here, where files walk them (route_general): such rare packets may go to
+    # another worker live than in a file split.
     a.label("v6odd")
-    a.op(_JMP | _JA, 0, "pair", 0)
+    a.op(_JMP | _JEQ | _K, 44, 0, "pair")
+    a.op(_LD | _H | _ABS, net + 42)
+    a.op(_JMP | _JSET | _K, 0xFFF8, "pair", 0)
+    a.op(_LD | _B | _ABS, net + 40)
+    a.op(_JMP | _JEQ | _K, 6, "v6frag", 0)
+    a.op(_JMP | _JEQ | _K, 17, "v6frag", 0)
+    a.op(_JMP | _JEQ | _K, 132, "v6frag", 0)
+    a.op(_JMP | _JEQ | _K, 136, "v6frag", "pair")
+    a.label("v6frag")
+    a.op(_LDX | _W | _IMM, 48)
+    a.op(_JMP | _JA, 0, "ports", 0)
     # ---- ports at X: sport -> M[2], dport in A
     a.label("ports")
     a.op(_LD | _H | _IND, net + 0)
