@@ -346,6 +346,7 @@ class ShardSource(WrappedSource):
         clock = -1  # the latest second of any frame (one engine's current second)
         mine_clock = -1  # the latest second this worker's engine has reached
         mine: list[tuple] = []
+        taught: list[tuple] = []  # other workers' teaching frames since this worker's last own frame
         for batch in self.inner.batches(stop):
             if batch and self.first_ts is None:
                 self.first_ts = batch[0][0] / 1e9
@@ -357,6 +358,9 @@ class ShardSource(WrappedSource):
                     clock = sec
                 r = route(frame[4], frame[5], n)
                 if r & mask == k:
+                    if taught:  # learned before this frame, as one engine would have
+                        shadow.process(taught)
+                        taught = []
                     if sec < clock and mine_clock < clock:  # late stamp: counted where one engine counts it
                         if mine:
                             yield mine
@@ -370,7 +374,7 @@ class ShardSource(WrappedSource):
                     if mine:
                         yield mine  # the engine counts these before the shadow learns
                         mine = []
-                    shadow.process([frame])
+                    taught.append(frame)
             if len(mine) >= 256:
                 yield mine
                 mine = []
