@@ -248,8 +248,10 @@ def _merge_series(snaps: Sequence[Snapshot]) -> tuple[Series, dict[str, tuple[in
     parts = [s for s in snaps if s.series.packets_in]
     if not parts:
         return Series(), {}
-    start = min(s.series.start for s in parts)
     end = max(s.series.start + len(s.series.packets_in) for s in parts)
+    # The engines keep the last SERIES_KEEP seconds; so does the merge (a capture's stamps
+    # may span years: only the window is ever allocated).
+    start = max(min(s.series.start for s in parts), end - SERIES_KEEP)
     cols = [[0] * (end - start) for _ in range(4)]
     ucs: dict[str, list[int]] = {}
     for s in parts:
@@ -257,7 +259,8 @@ def _merge_series(snaps: Sequence[Snapshot]) -> tuple[Series, dict[str, tuple[in
         base = ser.start - start
         for col, vals in zip(cols, (ser.packets_in, ser.packets_out, ser.bytes_in, ser.bytes_out), strict=True):
             for i, v in enumerate(vals):
-                col[base + i] += v
+                if base + i >= 0:
+                    col[base + i] += v
         stop = base + len(ser.packets_in)  # a use case's series ends with its part's last second
         for name, vals in s.use_case_series.items():
             acc = ucs.setdefault(name, [0] * (end - start))
@@ -265,12 +268,11 @@ def _merge_series(snaps: Sequence[Snapshot]) -> tuple[Series, dict[str, tuple[in
                 j = stop - len(vals) + i
                 if 0 <= j < len(acc):
                     acc[j] += v
-    cut = max(0, (end - start) - SERIES_KEEP)  # the engines keep that many seconds
-    series = Series(start + cut, *(tuple(c[cut:]) for c in cols))
+    series = Series(start, *(tuple(c) for c in cols))
     uc = {}
     for name, acc in ucs.items():
         first = next((i for i, v in enumerate(acc) if v), len(acc))
-        uc[name] = tuple(acc[max(first, cut) :])
+        uc[name] = tuple(acc[first:])
     return series, uc
 
 
