@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="engines in parallel processes, each a share of the flows (default: the cores; one for files"
-        " under 16 MB, with --save, --netns or --speed)",
+        help="engines in parallel processes, each a share of the flows (default: the cores with -i, one with -r;"
+        " always one with --save, --netns or --speed)",
     )
     _common(rep)
     return parser
