@@ -9,6 +9,8 @@ the CPU seconds the capture process used while the load ran.
 
 * sockscope: the engine exactly as ``sockscope report -i`` builds it (classifier with the
   built-in rules, TPACKET_V3 ring, capture thread, process attribution), in a child process.
+* sockscope xN: ``sockscope report -i IFACE --workers N`` (N engines in N processes, one
+  PACKET_FANOUT group; CPU seconds summed over the processes).
 * tcpdump: ``tcpdump -i IFACE -nn -w /dev/null`` (its defaults: 2 MB ring).
 * scapy: ``AsyncSniffer(store=False, prn=count)`` (``sniff``'s loop) on scapy's own listening socket.
 
@@ -32,6 +34,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 DRAIN_S = 1.5  # after the load: tcpdump hands over a ring block after its 1 s timeout
+WORKERS_MARGIN_S = 4.0  # `report --workers` runs for a fixed time: start-up, then the load and the drain
 
 SOCKSCOPE_CHILD = r"""
 import json, sys
@@ -101,6 +104,18 @@ def _cpu(pid: int) -> float:
         return float("nan")
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and of its children (report workers), so far."""
+    total = _cpu(pid)
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                total += sum(_tree_cpu(int(c)) for c in fh.read().split())
+    except OSError:
+        pass
+    return total
+
+
 def _rx(iface: str) -> int:
     with open(f"/sys/class/net/{iface}/statistics/rx_packets") as fh:
         return int(fh.read())
@@ -145,21 +160,34 @@ def _offer(ns, gen: str, rate: int, seconds: float) -> tuple[int, int, float]:
 def run_tool(tool: str, ns, gen: str, rate: int, seconds: float) -> StepResult:
     ifindex = int(Path(f"/sys/class/net/{ns.host}/ifindex").read_text())
     nominal = f"{rate:,}" if rate else "max"
+    workers = int(tool[len("sockscope x") :]) if tool.startswith("sockscope x") else 0
     if tool == "sockscope":
         cmd = [sys.executable, "-c", SOCKSCOPE_CHILD, ns.host, str(REPO)]
+    elif workers:
+        duration = seconds + DRAIN_S + WORKERS_MARGIN_S
+        cmd = [sys.executable, "-m", "tui", "report", "-i", ns.host, "--duration", str(duration), "--format", "json",
+               "--top", "0", "--workers", str(workers)]  # fmt: skip
     elif tool == "tcpdump":
         cmd = ["tcpdump", "-i", ns.host, "-nn", "-w", "/dev/null"]
     else:
         cmd = [sys.executable, "-c", SCAPY_CHILD, ns.host, str(seconds + 60)]
-    stdin = subprocess.PIPE if tool != "tcpdump" else subprocess.DEVNULL
-    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdin = subprocess.PIPE if tool in ("sockscope", "scapy") else subprocess.DEVNULL
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         _wait_ready(p, ifindex)
-        cpu0 = _cpu(p.pid)
+        if workers:
+            time.sleep(0.5)  # the workers are forked once every socket has joined the group
+        cpu0 = _tree_cpu(p.pid)
         sent, offered, elapsed = _offer(ns, gen, rate, seconds)
         time.sleep(DRAIN_S)
-        cpu = _cpu(p.pid) - cpu0
-        if tool == "tcpdump":
+        cpu = _tree_cpu(p.pid) - cpu0
+        if workers:
+            out, err = p.communicate(timeout=WORKERS_MARGIN_S + 60)
+            if p.returncode not in (0, 3):
+                raise RuntimeError(f"report failed: {err.strip()[-200:]}")
+            res = json.loads(out)
+            seen, drops, note = res["packets"], res["kernel_drops"], ""
+        elif tool == "tcpdump":
             p.send_signal(signal.SIGINT)
             _out, err = p.communicate(timeout=30)
             got = {
@@ -214,6 +242,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", default="25000,50000,100000,200000,0", help="packets/s per step, 0 = as fast as it can")
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--tools", default="sockscope,tcpdump,scapy")
+    ap.add_argument("--tools", default="sockscope,tcpdump,scapy", help="also: 'sockscope x2' (report --workers 2)")
     a = ap.parse_args()
     run_steps([int(x) for x in a.rates.split(",")], a.seconds, a.tools.split(","))

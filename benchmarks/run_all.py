@@ -1,17 +1,23 @@
-"""Every performance figure of issue 8 in one run, printed as tables with ratios.
+"""Every performance figure of issues 8 and 13 in one run, printed as tables with ratios.
 
     sudo .venv/bin/python benchmarks/run_all.py [--frames 1000000] [--flows 100000]
-         [--rates 25000,50000,100000,200000,400000,650000,700000,0] [--seconds 3] [--soak-minutes 0.5]
-         [--skip offline,live,ui,memory] [--tiny]
+         [--rates 25000,50000,100000,200000,400000,650000,700000,1000000,0] [--seconds 3] [--soak-minutes 0.5]
+         [--report-frames 400000] [--report-flows 100000] [--workers 1,2]
+         [--skip offline,live,ui,memory,report] [--tiny]
 
 1. Offline: decode + classify + flows (``Engine.process`` with the built-in rules) on one
    core over the sample captures in ../shared/pcaps (in memory) and over a synthetic mix;
    beside it scapy's dissection (``Ether(bytes)``, on an evenly spread sample), and
    ``tshark -r`` and ``tcpdump -r`` on the same files (wall time per frame, start-up included).
-2. Live: stepped offered rates across a veth (benchmarks/live_rates.py).
+2. Live: stepped offered rates across a veth (benchmarks/live_rates.py), up to 1M packets/s
+   and the generator's ceiling (``0``): sockscope (one engine), ``sockscope report --workers 2``
+   (a PACKET_FANOUT group), tcpdump -w /dev/null and scapy, each step in the same run.
 3. UI: key-to-effect and refresh interval at 50,000 packets/s (benchmarks/bench_ui.py).
 4. Memory: RSS after 1M packets of 1M distinct flows (cap 100,000), and over a steady live
    load of new flows for ``--soak-minutes`` (sampled; must be flat).
+5. ``sockscope report -r FILE --format json`` end to end at each ``--workers`` count, beside
+   ndpiReader, tshark and tcpdump on the same file, and the JSON encoding time
+   (benchmarks/bench_report.py).
 
 ``--tiny`` runs every part at toy size in seconds (the smoke test uses it); its figures mean
 nothing.  Live, UI and the soak need root; without it they are skipped with a message.
@@ -203,7 +209,8 @@ def live(args: argparse.Namespace) -> list:
     import live_rates
 
     rates = [int(x) for x in args.rates.split(",")]
-    results = live_rates.run_steps(rates, args.seconds, ["sockscope", "tcpdump", "scapy"])
+    tools = ["sockscope", "sockscope x2", "tcpdump", "scapy"]
+    results = live_rates.run_steps(rates, args.seconds, tools)
     rows = []
     by = {(r.tool, r.nominal): r for r in results}
     for r in results:
@@ -228,7 +235,7 @@ def live(args: argparse.Namespace) -> list:
         ],
         rows,
     )
-    for tool in ("sockscope", "tcpdump", "scapy"):
+    for tool in tools:
         clean = [r.offered_pps for r in results if r.tool == tool and r.offered and not r.drops and r.seen >= r.offered]
         print(f"   {tool}: highest offered rate with no drop and nothing missed: {fmt(max(clean, default=0))}/s")
     return [dataclasses.asdict(r) | {"offered_pps": r.offered_pps} for r in results]
@@ -374,20 +381,27 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1_000_000, help="frames in the synthetic mix")
     ap.add_argument("--flows", type=int, default=100_000, help="flows in the synthetic mix")
-    ap.add_argument("--rates", default="25000,50000,100000,200000,400000,650000,700000,0", help="live steps, 0 = max")
+    ap.add_argument(
+        "--rates", default="25000,50000,100000,200000,400000,650000,700000,1000000,0", help="live steps, 0 = max"
+    )
+    ap.add_argument("--report-frames", type=int, default=400_000, help="frames of the report -r file (part 5)")
+    ap.add_argument("--report-flows", type=int, default=100_000)
+    ap.add_argument("--report-runs", type=int, default=3)
+    ap.add_argument("--workers", default="1,2", help="worker counts of part 5")
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds of load per live step")
     ap.add_argument("--ui-pps", type=int, default=50_000)
     ap.add_argument(
         "--soak-minutes", type=float, default=0.5, help="steady live load for the memory soak (10 for the issue's)"
     )
     ap.add_argument("--soak-pps", type=int, default=50_000)
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: offline,live,ui,memory")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: offline,live,ui,memory,report")
     ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     ap.add_argument("--tiny", action="store_true", help="toy sizes, seconds in all (smoke test)")
     args = ap.parse_args(argv)
     if args.tiny:
         args.frames, args.flows, args.rates, args.seconds = 20_000, 2_000, "20000", 0.5
         args.soak_minutes, args.ui_pps = min(args.soak_minutes, 0.1), 20_000
+        args.report_frames, args.report_flows, args.report_runs = 20_000, 2_000, 1
     skip = set(filter(None, args.skip.split(",")))
     root = os.geteuid() == 0
     tiny = " (tiny mode: figures mean nothing)" if args.tiny else ""
@@ -402,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         results["ui"] = ui(args) if root else print("\n== 3. UI under load: needs root, skipped")
     if "memory" not in skip:
         results["memory"] = memory(args)
+    if "report" not in skip:
+        import bench_report
+
+        print("\n== 5. sockscope report -r, end to end (benchmarks/bench_report.py)")
+        results["report"] = bench_report.run(args.report_frames, args.report_flows, args.report_runs,
+                                             [int(x) for x in args.workers.split(",")], False)  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     return 0

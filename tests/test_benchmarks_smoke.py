@@ -30,11 +30,15 @@ def test_run_all_tiny_prints_every_table(tmp_path):
     mix = next(v for k, v in figures["offline"].items() if k.startswith("synthetic mix"))
     assert mix["frames"] == 20_000 and mix["sockscope"] > 0 and mix["scapy"] > 0
     assert figures["memory"]["distinct"]["packets"] == 20_000
+    report = figures["report"]["variants"]
+    assert report["sockscope, 1 worker"]["exit"] == 0 and report["sockscope, 2 workers"]["exit"] == 0, report
+    assert "== 5. sockscope report" in p.stdout
     if "live" in skip:
         print("live part skipped: not root", file=sys.stderr)
         return
     assert "== 2. live" in p.stdout
     by_tool = {r["tool"]: r for r in figures["live"]}
-    assert set(by_tool) == {"sockscope", "tcpdump", "scapy"}
+    assert set(by_tool) == {"sockscope", "sockscope x2", "tcpdump", "scapy"}
     assert by_tool["sockscope"]["offered"] > 0 and by_tool["sockscope"]["seen"] > 0, by_tool
+    assert by_tool["sockscope x2"]["seen"] > 0, by_tool
     assert figures["memory"]["soak"], "the soak took no samples"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from tui import __version__
 from tui.capture_setup import build_engine, open_source  # also importable from here
 from tui.sources.errors import SourceError
+
+if TYPE_CHECKING:
+    from tui.engine import Engine
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -69,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--netns", metavar="NS", help="capture inside a network namespace (a name from `ip netns`, or pid:N)"
     )
+    rep.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="engines in parallel processes, each a share of the flows (default: the cores with -i, one with -r;"
+        " always one with --save, --netns or --speed)",
+    )
     _common(rep)
     _export_parser(sub)
     return parser
@@ -115,7 +127,7 @@ def _export_parser(sub) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tui.report import emit, run_report
+    from tui.report import HOSTS_SHOWN, collect, emit_report, run_capture
 
     if args.interface and args.duration is None:
         print("sockscope report: -i needs --duration SECONDS", file=sys.stderr)
@@ -123,37 +135,51 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         print("sockscope report: --duration must be positive", file=sys.stderr)
         return 2
+    if args.workers is not None and args.workers < 1:
+        print("sockscope report: --workers must be at least 1", file=sys.stderr)
+        return 2
+    from tui.parallel import auto_workers
+
+    workers = 1 if args.save or args.netns or args.speed else auto_workers(args.read, args.workers)
+    top = args.top if args.format == "json" or args.top is not None else 20
+    hosts = HOSTS_SHOWN if args.format == "table" else 0
     try:
         engine = build_engine(args, live=bool(args.interface))
-        source = open_source(args, default_speed=None)
+        if workers > 1 and args.interface:
+            from tui.sources.live import open_fanout
+
+            sources = open_fanout(args.interface, workers, bpf=args.filter, promisc=args.promisc)
+            source = sources[0]
+        else:
+            source = open_source(args, default_speed=None)
     except (SourceError, ValueError) as exc:
         print(f"sockscope: {exc}", file=sys.stderr)
         return 1
-    attributor = None
-    if args.interface and not args.no_attribution:
-        from tui.attribution import Attributor
+    if workers > 1:
+        from tui import parallel
 
-        attributor = Attributor(engine, args.netns)
-        attributor.start()  # before dropping privileges: it enters the namespace as root
-        if attributor.error:
-            print(f"sockscope: warning: no process attribution: {attributor.error}", file=sys.stderr)
-    from tui.privileges import PrivilegeError, drop_privileges
+        def make_engine():  # each worker's copy of the fresh engine: forked, not built again
+            return engine
 
-    try:
-        drop_privileges()  # the socket is open: nothing from here on needs privilege
-    except PrivilegeError as exc:
-        print(f"sockscope: warning: {exc}", file=sys.stderr)
-    snap = run_report(engine, source, args.filter, args.duration if args.interface else None)
-    if attributor is not None:
-        attributor.stop()  # one last pass, so the newest flows get owners too
-        snap = engine.snapshot()
+        if args.interface:
+            rep = parallel.live_report(
+                sources, make_engine, args.filter, args.duration, top, hosts, start=lambda e: _report_helpers(args, e)
+            )
+        else:
+            rep = parallel.file_report(source, make_engine, args.filter, workers, top, hosts)
+    else:
+        attributor = _report_helpers(args, engine)
+        run_capture(engine, source, args.filter, args.duration if args.interface else None)
+        if attributor is not None:
+            attributor.stop()  # one last pass, so the newest flows get owners too
+        rep = collect(engine, top, hosts)
+    snap = rep.snap
     names = None
     if args.resolve:
         from tui.resolver import Resolver
 
         resolver = Resolver()
-        shown = snap.flows if args.top is None else snap.flows[: args.top]
-        names = resolver.resolve_all([a for f in shown for a in (f.src, f.dst)], timeout=5.0)
+        names = resolver.resolve_all([a for r in rep.rows for a in (r[1], r[3])], timeout=5.0)
         resolver.close()
     # A capture that ended early (damaged file, interface removed, failure after some
     # packets) still prints what it counted, and exits with 3 so scripts can tell.
@@ -175,7 +201,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"sockscope: cannot save snapshot: {exc}", file=sys.stderr)
             return 1
         print(f"sockscope: saved {result.packets} packets to {result.folder}", file=sys.stderr)
-    emit(snap, args.format, args.top, names=names)
+    emit_report(rep, args.format, args.top, names=names)
     return 3 if partial else 0
 
 
@@ -219,25 +245,35 @@ def cmd_export(args: argparse.Namespace) -> int:
         source.close()
         print(f"sockscope export: {err}", file=sys.stderr)
         return 1
-    attributor = None
-    if args.interface and not args.no_attribution:
-        from tui.attribution import Attributor
-
-        attributor = Attributor(engine, args.netns)
-        attributor.start()
-        if attributor.error:
-            log(f"warning: no process attribution: {attributor.error}")
-    from tui.privileges import PrivilegeError, drop_privileges
-
-    try:
-        drop_privileges()
-    except PrivilegeError as exc:
-        log(f"warning: {exc}")
+    attributor = _report_helpers(args, engine, warn=lambda text: log(f"warning: {text}"))
     log(f"capturing {'live on ' + args.interface if args.interface else 'from ' + args.read}")
     try:
         return runner.run(source, args.filter, on_stopped=attributor.stop if attributor else None)
     except BrokenPipeError:
         return 0
+
+
+def _warn(text: str) -> None:
+    print(f"sockscope: warning: {text}", file=sys.stderr)
+
+
+def _report_helpers(args: argparse.Namespace, engine: Engine, warn: Callable[[str], None] = _warn):
+    """Start process attribution (live, unless turned off) and drop privileges; the attributor or None."""
+    attributor = None
+    if args.interface and not args.no_attribution:
+        from tui.attribution import Attributor
+
+        attributor = Attributor(engine, args.netns)
+        attributor.start()  # before dropping privileges: it enters the namespace as root
+        if attributor.error:
+            warn(f"no process attribution: {attributor.error}")
+    from tui.privileges import PrivilegeError, drop_privileges
+
+    try:
+        drop_privileges()  # the socket is open: nothing from here on needs privilege
+    except PrivilegeError as exc:
+        warn(str(exc))
+    return attributor
 
 
 def _as_interrupt(signum: int, frame: object) -> None:

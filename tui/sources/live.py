@@ -34,6 +34,13 @@ PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
 ETH_P_ALL = 0x0003
 SO_ATTACH_FILTER = 26
+SO_DETACH_FILTER = 27
+PACKET_FANOUT = 18
+PACKET_FANOUT_DATA = 22
+PACKET_FANOUT_HASH = 0
+PACKET_FANOUT_CBPF = 6
+PACKET_FANOUT_FLAG_UNIQUEID = 0x2000
+DROP_ALL = (0x06, 0, 0, 0)  # BPF "ret #0": the socket takes nothing
 TP_STATUS_USER = 1
 TP_STATUS_KERNEL = 0
 TP_STATUS_VLAN_VALID = 1 << 4
@@ -77,6 +84,7 @@ class LiveSource:
         block_timeout_ms: int = 20,
         use_ring: bool = True,
         snaplen: int = 262_144,
+        hold: bool = False,
     ) -> None:
         self.name = iface
         self.iface = iface
@@ -98,6 +106,11 @@ class LiveSource:
                 raise CaptureError(f"no such interface: {iface!r} (see `ip link` for the names)") from None
         # A bad filter is an error before anything is opened.
         insns = compile_bpf(bpf) if bpf else None
+        # ``hold``: take nothing until release() (a socket joining a fanout group must be bound
+        # first, and until it has joined it would get every packet, not its share).
+        self._insns = insns
+        if hold:
+            insns = [DROP_ALL]
         try:
             # Protocol 0: the socket receives nothing until bind(), so the filter and the
             # ring are in place before the first packet arrives.
@@ -156,6 +169,36 @@ class LiveSource:
             # The socket may have been switched to V3 already; a fresh one is simplest.
             self.sock.close()
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+
+    def join_fanout(self, group: int, program: list[tuple[int, int, int, int]] | None = None) -> int:
+        """Join fanout group ``group`` (0: make a new group with an id the kernel picks).
+
+        With ``program`` (classic BPF, see tui.shard) the group's members share the packets
+        by what it returns, otherwise by the kernel's flow hash; every member passes the same.
+        Returns the group id.
+        """
+        kind = PACKET_FANOUT_CBPF if program else PACKET_FANOUT_HASH
+        new = group == 0
+        try:
+            flags = kind | (PACKET_FANOUT_FLAG_UNIQUEID if new else 0)
+            self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (group & 0xFFFF) | (flags << 16))
+            if new:
+                group = struct.unpack("=I", self.sock.getsockopt(SOL_PACKET, PACKET_FANOUT, 4))[0] & 0xFFFF
+                if program:  # the program belongs to the group: set once, by its first member
+                    _set_fanout_program(self.sock, program)
+        except OSError as exc:
+            raise CaptureError(f"cannot share the capture on {self.iface} between workers: {exc.strerror}") from None
+        return group
+
+    def release(self) -> None:
+        """End ``hold``: from now on the socket takes its packets (through the capture filter)."""
+        try:
+            if self._insns:
+                attach_insns(self.sock, self._insns)
+            else:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
+        except OSError as exc:
+            raise CaptureError(f"cannot start the capture on {self.iface}: {exc.strerror}") from None
 
     @property
     def uses_ring(self) -> bool:
@@ -437,3 +480,36 @@ def attach_insns(sock: socket.socket, insns: list[tuple[int, int, int, int]]) ->
     arr = (_SockFilter * len(insns))(*[_SockFilter(*i) for i in insns])
     prog = _SockFprog(len(insns), ctypes.cast(arr, ctypes.POINTER(_SockFilter)))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(prog))
+
+
+def _set_fanout_program(sock: socket.socket, insns: list[tuple[int, int, int, int]]) -> None:
+    """The fanout group's demultiplexing program (PACKET_FANOUT_DATA), for PACKET_FANOUT_CBPF."""
+    arr = (_SockFilter * len(insns))(*[_SockFilter(*i) for i in insns])
+    prog = _SockFprog(len(insns), ctypes.cast(arr, ctypes.POINTER(_SockFilter)))
+    sock.setsockopt(SOL_PACKET, PACKET_FANOUT_DATA, bytes(prog))
+
+
+def open_fanout(iface: str, n: int, bpf: str | None = None, promisc: bool = False, **kw) -> list[LiveSource]:
+    """``n`` sources on ``iface`` that share its packets, each flow to one (tui.shard's rule).
+
+    Every socket joins one fanout group (a fresh id from the kernel, so two captures never
+    mix) while holding packets back; only when all have joined do they start taking them,
+    so no packet reaches two of them.
+    """
+    from tui.shard import fanout_program
+
+    sources: list[LiveSource] = []
+    try:
+        group = 0
+        program = fanout_program(n)
+        for _ in range(n):
+            src = LiveSource(iface, bpf=bpf, promisc=promisc, hold=True, **kw)
+            sources.append(src)
+            group = src.join_fanout(group, program)
+        for src in sources:
+            src.release()
+    except BaseException:
+        for src in sources:
+            src.close()
+        raise
+    return sources
