@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="engines in parallel processes, each a share of the flows (default: the cores with -i, one with -r;"
+        help="engines in parallel processes, each a share of the flows (default 1: a split does not pay yet;"
         " always one with --save, --netns or --speed)",
     )
     _common(rep)
@@ -140,7 +140,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     from tui.parallel import auto_workers
 
-    workers = 1 if args.save or args.netns or args.speed else auto_workers(args.read, args.workers)
+    workers = 1 if args.save or args.netns or args.speed else auto_workers(args.workers)
     top = args.top if args.format == "json" or args.top is not None else 20
     hosts = HOSTS_SHOWN if args.format == "table" else 0
     try:

@@ -32,26 +32,15 @@ from tui.sources.wrapped import WrappedSource
 SERIES_KEEP = 300  # seconds of per-second series an engine keeps (its series_len)
 
 
-def default_workers() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except OSError:
-        return max(1, os.cpu_count() or 1)
+def auto_workers(requested: int | None) -> int:
+    """How many workers a report runs: ``--workers`` when given, else one.
 
-
-def auto_workers(path: str | None, requested: int | None) -> int:
-    """How many workers a report runs: ``--workers`` when given; else the cores live, one for a file.
-
-    A file split does not pay yet (measured: 2 workers ran at 0.8x the frames per second of one, with
-    1.9x its CPU seconds on 2 cores; see the README, Performance), so a file is read by
-    one engine unless asked otherwise.
+    A split does not pay yet (measured: 2 workers ran at 0.8x the frames per second of one, with
+    1.9x its CPU seconds on 2 cores; see the README, Performance), and the route rule reads outer
+    headers of one frame, so tunnelled flows and IP fragments can land on two workers: one
+    engine unless asked otherwise, live or file.
     """
-    if requested is not None:
-        return max(1, requested)
-    if path is not None:
-        return 1
-    return default_workers()
+    return max(1, requested) if requested is not None else 1
 
 
 Work = Callable[[int], Report]
