@@ -1,5 +1,5 @@
 """The house rules, checked by the tools that enforce them: import boundaries
-(import-linter, contracts in pyproject.toml) and lint (ruff check).
+(import-linter, contracts in pyproject.toml), lint (ruff check) and layout (ruff format --check).
 
 The second test proves the first can fail: it plants a forbidden import (textual in the
 engine) in a copy of the package and expects lint-imports to name the broken contract.
@@ -57,5 +57,12 @@ def test_a_ui_import_in_the_core_breaks_a_contract(tmp_path):
 def test_ruff_check_is_clean():
     p = subprocess.run(
         [_tool("ruff"), "check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-1000:]
+
+
+def test_ruff_format_is_kept():
+    p = subprocess.run(
+        [_tool("ruff"), "format", "--check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-1000:]
