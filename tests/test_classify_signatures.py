@@ -183,8 +183,8 @@ def test_mqtt_xmpp_rtsp_rtmp():
     assert only_flow(run([*handshake(dport=45222), tcp(xmpp, dport=45222)])).use_case == "messaging"
     rtsp = b"OPTIONS rtsp://cam.example/stream RTSP/1.0\r\nCSeq: 1\r\n\r\n"
     assert only_flow(run([*handshake(dport=40554), tcp(rtsp, dport=40554)])).app == "RTSP"
-    rtmp = b"\x03" + bytes(4) + bytes(4) + bytes(1528)
-    f = only_flow(run([*handshake(dport=41935), tcp(rtmp, dport=41935)]))
+    rtmp = b"\x03" + bytes(4) + bytes(4) + bytes(1528)  # C0+C1; the server answers S0+S1
+    f = only_flow(run([*handshake(dport=41935), tcp(rtmp, dport=41935), tcp(rtmp, dport=41935, reply=True)]))
     assert (f.app, f.use_case) == ("RTMP", "streaming")
 
 

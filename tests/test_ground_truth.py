@@ -114,12 +114,17 @@ def flows_of(path: Path, classifier) -> dict[tuple, list]:
     return out
 
 
-def compare(ndpi_dir: Path, classifier_factory=lambda: load_classifier(None, use_default_user=False)) -> Agreement:
-    """Replay every capture named in truth.tsv and match nDPI's flows to ours."""
+def compare(
+    ndpi_dir: Path,
+    classifier_factory=lambda: load_classifier(None, use_default_user=False),
+    only=None,
+) -> Agreement:
+    """Replay every capture named in truth.tsv (those ``only(name)`` accepts) and match nDPI's flows to ours."""
     rows = read_truth(ndpi_dir / "truth.tsv")
     by_file: dict[str, list[TruthRow]] = defaultdict(list)
     for r in rows:
-        by_file[r.file].append(r)
+        if only is None or only(r.file):
+            by_file[r.file].append(r)
     result = Agreement()
     for name, file_rows in sorted(by_file.items()):
         ours = flows_of(ndpi_dir / name, classifier_factory())

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.classify import quic, wire
+from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
 from tui.classify.rules import PayloadRule, Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
@@ -82,7 +83,12 @@ class FlowState:
     crypto: dict[int, bytes] | None = None  # QUIC CRYPTO frames by offset
     keys: dict | None = None
     initials: int = 0
-    rtp_ssrc: int = -1
+    rtp_src: tuple[int, int, int] | None = None  # last RTP header (pt, seq, ssrc) from each end
+    rtp_dst: tuple[int, int, int] | None = None
+    utp: tuple[int, int] | None = None  # first uTP header (type, connection id)
+    tftp: tuple[int, int] | None = None  # first TFTP DATA/ACK (opcode, block)
+    rtmp: int = 0  # 1: C0+C1 came from the flow's source, 2: from its destination
+    pending: bool = False  # a detector waits for a second packet (RTP, uTP, TFTP, RTMP)
     ftp: bool = False
     http_wait: bool = False
     want_cert: bool = False  # TLS without SNI: the server's certificate may name it
@@ -123,6 +129,9 @@ class Classifier:
         self._hints: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()
         self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
         self._tls = self._sig["tls"]
+        self._nets = rules.networks  # CIDR -> (rule, "network <cidr>"); empty: no lookup at all
+        # signatures that name a transport, not a service: a learned name or a network names it
+        self._generic = frozenset(self._sig[k] for k in ("stun", "rtp", "rtcp"))
         self._dns_marks = {k: _DnsQuery(k) for k in _DNS_APPS}
         self._dns_reasons = {
             k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in _DNS_APPS
@@ -182,8 +191,9 @@ class Classifier:
             and not flow.decided
             and st.buf is None
             and st.crypto is None
-            and not (st.http_wait or st.ftp or st.want_cert)
-        ):  # nothing still arriving: a split ClientHello, QUIC Initials, an HTTP response, FTP commands
+            and not (st.http_wait or st.ftp or st.want_cert or st.pending)
+        ):  # nothing still arriving: a split ClientHello, QUIC Initials, an HTTP response, FTP commands,
+            # the second packet a two-packet detector (RTP, uTP, TFTP, RTMP) needs
             flow.decided = True
         self._apply(flow, st)
         if flow.decided:
@@ -240,6 +250,9 @@ class Classifier:
             hint = self._hints.get(name, _MISSING)  # the memo's hit inlined: a call less per flow
             if hint is _MISSING:
                 hint = self._hint(name)
+        if hint is None and self._nets:
+            nets = self._nets
+            hint = nets.lookup(flow.dst) or nets.lookup(flow.src)
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
@@ -415,10 +428,32 @@ class Classifier:
             return
         if b0 == 0x10 and wire.mqtt_connect(pl, 0):
             self._signature(flow, st, "mqtt", "mqtt connect")
-        elif b0 == 3 and wire.rtmp_handshake(pl, 0):
-            self._signature(flow, st, "rtmp", "rtmp handshake")
         elif (flow.sport == 53 or flow.dport == 53) and len(pl) > 14:
             self._dns(flow, st, pl[2:], "dns", from_src)
+        else:
+            self._tcp_detectors(flow, st, pl, b0, from_src)
+
+    def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
+        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
+        if st.rtmp:
+            if (st.rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
+                st.pending = False
+                self._signature(flow, st, "rtmp", "rtmp handshake")
+            return
+        if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
+            st.rtmp = 1 if from_src else 2
+            st.pending = True
+            return
+        if b0 in (0x57, 0x45) and messaging.whatsapp(pl):
+            self._signature(flow, st, "whatsapp", "whatsapp prologue")
+        elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
+            self._signature(flow, st, "telegram", "mtproto transport")
+        elif b0 < 2 and voice.stun_message(pl, stream=True):
+            self._signature(flow, st, "stun", "stun over tcp")
+        elif len(pl) > 22 and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
+            self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
+        elif st.payloads == 0 and gaming.minecraft_handshake(pl):
+            self._signature(flow, st, "minecraft", "minecraft handshake")
 
     def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
         """Greetings and first commands of the mail and FTP protocols."""
@@ -510,6 +545,11 @@ class Classifier:
             kind = "http_proxy"
         if host:
             self._learn_name(flow, st, host, from_src)
+        if filexfer.tracker_request(target):
+            if host:
+                self._learn_name(flow, st, host, from_src)
+            self._signature(flow, st, "bittorrent", "http tracker")
+            return
         path = target.split("?", 1)[0].lower()
         if path.endswith(_VIDEO_PATHS):
             st.content = self._sig["http_video"]
@@ -585,11 +625,10 @@ class Classifier:
             return
         b0 = pl[0]
         if b0 & 0x80:
-            if b0 & 0x40 and len(pl) >= 7 and self._quic(flow, st, pl, from_src):
-                return
-            r = wire.rtp(pl, 0)
-            if r is not None and (st.port is None or st.port[0].use_case in ("voice", "streaming")):
-                self._rtp(flow, st, pl, r)
+            if b0 & 0x40:
+                if len(pl) >= 7 and self._quic(flow, st, pl, from_src):
+                    return
+            elif self._media(flow, st, pl, from_src):
                 return
         if b0 == 0x16 and len(pl) > 13 and pl[1] == 0xFE and pl[2] in (0xFF, 0xFD, 0xFC):
             self._carrier(flow, st, "dtls", "dtls", decided=True)
@@ -601,6 +640,44 @@ class Classifier:
             self._signature(flow, st, "bittorrent_dht", "bittorrent dht")
         elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
             self._gquic(flow, st, pl)
+        else:
+            self._udp_detectors(flow, st, pl, b0, from_src)
+
+    def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
+        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
+        port = st.port
+        # a well-known port names its service: only detectors of the same use case may
+        # overrule it (uTP and TFTP look like many binary headers)
+        use = port[0].use_case if port is not None and port[1] < 49152 else None
+        if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
+            u = filexfer.utp_header(pl)
+            if u is not None:
+                if st.utp is not None and filexfer.utp_pair(st.utp, u):
+                    st.pending = False
+                    self._signature(flow, st, "bittorrent", "utp")
+                elif st.utp is None:
+                    st.utp = u
+                    st.pending = True
+                return
+        if b0 == 0 and use in (None, "file_transfer"):
+            if filexfer.tftp_request(pl):
+                self._signature(flow, st, "tftp", "tftp request")
+                return
+            t = filexfer.tftp_transfer(pl)
+            if t is not None:
+                if st.tftp is not None and filexfer.tftp_answers(st.tftp, t):
+                    st.pending = False
+                    self._signature(flow, st, "tftp", "tftp data")
+                elif st.tftp is None:
+                    st.tftp = t
+                    st.pending = True
+                return
+        if b0 == 0x47 and streaming.mpeg_ts(pl):
+            self._signature(flow, st, "mpegts", "mpeg transport stream")
+        elif b0 <= 0x1C and use in (None, "gaming") and gaming.raknet_offline(pl):
+            self._signature(flow, st, "raknet", "raknet handshake")
+        elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
+            self._signature(flow, st, "stun", "turn channel data")
 
     def _dns(self, flow, st: FlowState, pl: bytes, kind: str, from_src: bool) -> bool:
         if len(pl) > 12 and not pl[2] & 0x80 and st.port is not None and st.port[0].app == _DNS_APPS.get(kind):
@@ -625,15 +702,28 @@ class Classifier:
             flow.decided = True
         return True
 
-    def _rtp(self, flow, st: FlowState, pl: bytes, kind: str) -> None:
-        if kind == "RTCP":
+    def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
+        port = st.port
+        if port is not None and port[0].use_case not in ("voice", "streaming") and port[1] < 49152:
+            return False  # a service's own port (a claim on the dynamic range that media use is weaker)
+        if voice.rtcp(pl):
             self._signature(flow, st, "rtcp", "rtcp header")
-            return
-        ssrc = wire.rtp_ssrc(pl, 0)
-        if ssrc == st.rtp_ssrc:
+            return True
+        h = voice.rtp_header(pl)
+        if h is None:
+            return False
+        prev = st.rtp_src if from_src else st.rtp_dst
+        if prev is not None and voice.rtp_follows(prev, h):
+            st.pending = False
             self._signature(flow, st, "rtp", "rtp header")
         else:
-            st.rtp_ssrc = ssrc
+            if from_src:
+                st.rtp_src = h
+            else:
+                st.rtp_dst = h
+            st.pending = True
+        return True
 
     def _quic(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
         version = int.from_bytes(pl[1:5], "big")
@@ -754,8 +844,14 @@ class Classifier:
         if st.sig is not None:
             r = st.sig
             flow.app = r.app
+            reason = f"{r.reason}: {st.sig_detail}" if st.sig_detail else r.reason
+            hint = st.hint
+            if hint is not None and r in self._generic:  # STUN/RTP of a service a name or network tells
+                flow.use_case = hint[0].use_case
+                flow.reason = f"{reason}, {hint[1]}"
+                return
             flow.use_case = r.use_case
-            flow.reason = f"{r.reason}: {st.sig_detail}" if st.sig_detail else r.reason
+            flow.reason = reason
             return
         if st.carrier is not None:
             c = st.carrier
@@ -822,7 +918,16 @@ _SIGNATURES = (
     "mqtt",
     "rtmp",
     "ssdp",
+    "bittorrent",
+    "tftp",
+    "whatsapp",
+    "telegram",
+    "mpegts",
+    "raknet",
+    "minecraft",
 )
+
+_MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
 
 
 def _position(cand: tuple[int, PayloadRule]) -> int:

@@ -14,13 +14,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.classify.networks import NetworkTable
 from tui.snapshot import USE_CASES
 
 BUILTIN = Path(__file__).with_name("rules.toml")
 USER_DEFAULT = Path("~/.config/sockscope/rules.toml")
 
 TRANSPORTS = ("tcp", "udp", "sctp")
-SECTIONS = ("signatures", "protocols", "ports", "names", "payloads")
+SECTIONS = ("signatures", "protocols", "ports", "names", "payloads", "networks")
 
 
 class RulesError(ValueError):
@@ -63,6 +64,8 @@ class Rules:
     # payload rules indexed by their first byte (offset 0), the rest in ``payload_any``
     payload_index: dict[int, list[PayloadRule]] = field(default_factory=dict)
     payload_any: list[PayloadRule] = field(default_factory=list)
+    # CIDR -> (rule, "network <cidr>"), longest prefix wins
+    networks: NetworkTable = field(default_factory=NetworkTable)
     sources: list[str] = field(default_factory=list)
 
     def match_name(self, name: str) -> tuple[Rule, str] | None:
@@ -167,6 +170,7 @@ _ALLOWED = {
     "ports": _COMMON | {"tcp", "udp", "sctp"},
     "names": _COMMON | {"patterns"},
     "payloads": _COMMON | {"transport", "offset", "text", "hex", "ports", "label"},
+    "networks": _COMMON | {"cidrs", "source"},
 }
 
 _NAME_OK = re.compile(r"^[a-z0-9*_.\-]+$")
@@ -212,7 +216,7 @@ def parse_rules(text: str, path: str, into: Rules) -> None:
             rule = chk.rule(section, 0, entry, reason, key=name)
             getattr(into, section)[name] = rule
 
-    for section in ("ports", "names", "payloads"):
+    for section in ("ports", "names", "payloads", "networks"):
         items = doc.get(section, [])
         if not isinstance(items, list):
             raise RulesError(f"rules file {path}: use [[{section}]] for {section} rules")
@@ -222,6 +226,8 @@ def parse_rules(text: str, path: str, into: Rules) -> None:
                 _add_ports(chk, i, entry, base, into)
             elif section == "names":
                 _add_names(chk, i, entry, base, into)
+            elif section == "networks":
+                _add_networks(chk, i, entry, base, into)
             else:
                 _add_payload(chk, i, entry, base, into)
     into.sources.append(path)
@@ -260,6 +266,22 @@ def _add_names(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> N
             rx = re.compile(re.escape(pat).replace(r"\*", "[a-z0-9_.\\-]*"))
             into.globs = [g for g in into.globs if g[2] != pat]
             into.globs.insert(0, (rx, base, pat))
+
+
+def _add_networks(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
+    cidrs = entry.get("cidrs")
+    if not isinstance(cidrs, list) or not cidrs:
+        raise chk.fail("networks", i, "a [[networks]] rule needs cidrs = ['192.0.2.0/24', '2001:db8::/32', ...]")
+    source = entry.get("source", "")
+    if not isinstance(source, str):
+        raise chk.fail("networks", i, "source must be a string (where the blocks were published)")
+    for cidr in cidrs:
+        if not isinstance(cidr, str):
+            raise chk.fail("networks", i, f"bad network {cidr!r} (a CIDR string)")
+        try:
+            into.networks.add(cidr, (base, f"network {cidr}"))
+        except ValueError as exc:
+            raise chk.fail("networks", i, f"bad network {cidr!r}: {exc}") from None
 
 
 def _add_payload(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
