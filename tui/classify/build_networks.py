@@ -82,7 +82,7 @@ def aws(path: Path, use: str) -> list[Block]:
             if cidr:
                 svc = p.get("service", "AMAZON")
                 name = "Amazon CloudFront" if svc == "CLOUDFRONT" else "Amazon AWS"
-                out.append(Block(cidr, name, use, f"{path.name} (AWS {svc})"))
+                out.append(Block(cidr, name, use, f"{path.name} (AWS)"))
     return out
 
 
