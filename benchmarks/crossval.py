@@ -31,7 +31,9 @@ NDPI = ROOT.parent / "shared" / "pcaps" / "ndpi"
 
 
 def half_of(name: str) -> str:
-    """'A' or 'B': the fixed, documented split (first byte of the SHA-256 of the file name, even or odd)."""
+    """'A' or 'B': the fixed, documented split (first byte of the SHA-256 of the file name, even or odd).
+
+    tests/test_ground_truth.py uses the same split."""
     return "A" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "B"
 
 
