@@ -196,3 +196,33 @@ def test_whatsapp_prologue_and_mtproto():
     # on a port Telegram's clients do not use, 0xef is just a byte
     f = only_flow(run([*handshake(dport=40100), tcp(abridged, dport=40100)]))
     assert f.app != "Telegram"
+
+
+def test_discord_ip_discovery_and_zoom_stun_attribute():
+    req = b"\x00\x01\x00\x46" + struct.pack("!I", 42) + bytes(66)
+    f = only_flow(run([udp(req, sport=40012, dport=50003)]))
+    assert (f.app, f.use_case) == ("Discord", "messaging")
+    assert not voice.discord_ip_discovery(req[:-1])
+    attrs = struct.pack("!HH", 0x8022, 4) + b"test" + struct.pack("!HH", 0x0103, 2) + b"\x00\x01\x00\x00"
+    msg = struct.pack("!HHI", 0x0001, len(attrs), voice.STUN_COOKIE) + os.urandom(12) + attrs
+    f = only_flow(run([udp(msg, sport=40013, dport=8801)]))
+    assert (f.app, f.use_case, f.reason) == ("STUN", "streaming", "stun_zoom: stun, zoom attribute")
+    other = struct.pack("!HHI", 0x0001, 8, voice.STUN_COOKIE) + os.urandom(12) + attrs[:8]
+    assert voice.stun_service(other) is None
+
+
+def test_payload_rules_from_specs():
+    lsd = b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: " + b"ab" * 20 + b"\r\n\r\n"
+    f = only_flow(run([udp(lsd, sport=6771, dport=6771)]))
+    assert (f.app, f.use_case) == ("BitTorrent", "file_transfer")
+    f = only_flow(run([*handshake(dport=40873), tcp(b"@RSYNCD: 31.0\n", dport=40873, reply=True)]))
+    assert (f.app, f.use_case) == ("rsync", "file_transfer")
+    f = only_flow(
+        run([*handshake(dport=40800), tcp(b"ICY 200 OK\r\nicy-name: Radio\r\n\r\n", dport=40800, reply=True)])
+    )
+    assert (f.app, f.use_case) == ("Icecast", "streaming")
+    call = struct.pack("!IIIIII", 0x1234, 0, 2, 100003, 3, 1) + bytes(16)
+    f = only_flow(run([udp(call, sport=40014, dport=40015)]))
+    assert (f.app, f.use_case) == ("NFS", "file_transfer")
+    f = only_flow(run([*handshake(dport=40016), tcp(struct.pack("!I", 0x80000000 | len(call)) + call, dport=40016)]))
+    assert f.app == "NFS"

@@ -633,7 +633,10 @@ class Classifier:
         if b0 == 0x16 and len(pl) > 13 and pl[1] == 0xFE and pl[2] in (0xFF, 0xFD, 0xFC):
             self._carrier(flow, st, "dtls", "dtls", decided=True)
         elif b0 < 2 and wire.stun(pl, 0):
-            self._signature(flow, st, "stun", "stun")
+            if voice.stun_service(pl) == "zoom":
+                self._signature(flow, st, "stun_zoom", "stun, zoom attribute")
+            else:
+                self._signature(flow, st, "stun", "stun")
         elif b0 in (0x4D, 0x4E, 0x48) and wire.ssdp(pl, 0):
             self._signature(flow, st, "ssdp", "ssdp")
         elif b0 == 0x64 and wire.bencoded_dht(pl, 0):
@@ -659,7 +662,7 @@ class Classifier:
                     st.utp = u
                     st.pending = True
                 return
-        if b0 == 0 and use in (None, "file_transfer"):
+        if b0 == 0 and use in (None, "file_transfer") and len(pl) != 74:
             if filexfer.tftp_request(pl):
                 self._signature(flow, st, "tftp", "tftp request")
                 return
@@ -672,7 +675,9 @@ class Classifier:
                     st.tftp = t
                     st.pending = True
                 return
-        if b0 == 0x47 and streaming.mpeg_ts(pl):
+        if b0 == 0 and voice.discord_ip_discovery(pl):
+            self._signature(flow, st, "discord", "discord ip discovery")
+        elif b0 == 0x47 and streaming.mpeg_ts(pl):
             self._signature(flow, st, "mpegts", "mpeg transport stream")
         elif b0 <= 0x1C and use in (None, "gaming") and gaming.raknet_offline(pl):
             self._signature(flow, st, "raknet", "raknet handshake")
@@ -925,6 +930,8 @@ _SIGNATURES = (
     "mpegts",
     "raknet",
     "minecraft",
+    "stun_zoom",
+    "discord",
 )
 
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers

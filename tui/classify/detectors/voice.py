@@ -63,6 +63,34 @@ def stun_message(pl: bytes, stream: bool = False) -> bool:
     return mlen + 20 <= n if stream else mlen + 20 == n
 
 
+# Comprehension-optional attributes (0x8000 and up, RFC 8489 14) are private by design; a few
+# services also use unassigned ones in the comprehension-required range.  Zoom's clients send
+# attribute 0x0103 in their STUN (seen in Zoom's traffic, and keyed on by nDPI too): it tells a
+# Zoom meeting, which counts as video, from other calls.
+SERVICE_ATTRIBUTES = {0x0103: "zoom"}
+
+
+def stun_service(pl: bytes) -> str | None:
+    """The service a STUN message's private attributes name, walking its TLV attributes."""
+    n = len(pl)
+    p = 20
+    for _ in range(32):
+        if p + 4 > n:
+            return None
+        attr, alen = _HH.unpack_from(pl, p)
+        svc = SERVICE_ATTRIBUTES.get(attr)
+        if svc is not None:
+            return svc
+        p += 4 + ((alen + 3) & ~3)
+    return None
+
+
+def discord_ip_discovery(pl: bytes) -> bool:
+    """Discord's voice IP discovery (Discord developer docs, Voice Connections): type 1 (request)
+    or 2 (response), length 70, SSRC, a 64-byte address, a port: 74 bytes in all."""
+    return len(pl) == 74 and pl[0] == 0 and pl[1] in (1, 2) and pl[2:4] == b"\x00\x46"
+
+
 def turn_channel_data(pl: bytes) -> bool:
     """TURN ChannelData (RFC 8656 12.4): channel 0x4000-0x4FFF, then the length of the data that follows."""
     n = len(pl)
