@@ -46,7 +46,10 @@ DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
 _DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
 _HTTP_FIRST = frozenset(b"GPHDOCT")
 _BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
-_VIDEO_TYPES = ("video/", "audio/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash+xml")
+# Media by its Content-Type (RFC 6838 top-level types video/ and audio/; MPEG as application/);
+# HLS and DASH manifests (application/vnd.apple.mpegurl, application/dash+xml) are text that
+# names the segments, and count as web, as nDPI counts them; the segments are video/ or audio/.
+_VIDEO_TYPES = ("video/", "audio/", "application/mpeg", "application/vnd.ms-sstr")
 _DOWNLOAD_TYPES = (
     "application/octet-stream",
     "application/zip",
@@ -62,7 +65,8 @@ _DOWNLOAD_TYPES = (
     "application/x-bittorrent",
     "application/pdf",
 )
-_VIDEO_PATHS = (".m3u8", ".mpd", ".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".ism/manifest")
+# What a request path says of a response that has no Content-Type (or none seen)
+_VIDEO_PATHS = (".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".m4v", ".mkv")
 
 
 @dataclass(slots=True)
@@ -565,6 +569,10 @@ class Classifier:
                 st.content = self._sig["http_video"]
             elif ctype.startswith(_DOWNLOAD_TYPES):
                 st.content = self._sig["http_download"]
+            else:  # the response says what it is: the path's guess no longer counts
+                st.content = None
+        if resp is not None and b"\ncontent-disposition: attachment" in pl[:4096].lower():
+            st.content = self._sig["http_download"]  # RFC 6266: to be saved as a file
         flow.decided = True
 
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
