@@ -63,8 +63,12 @@ _DOWNLOAD_TYPES = (
     "application/x-debian-package",
     "application/x-iso9660-image",
     "application/x-bittorrent",
-    "application/pdf",
-)
+    "application/x-dosexec",
+    "application/x-msdos-program",
+    "application/x-executable",
+    "application/java-archive",
+    "application/vnd.microsoft.portable-executable",
+)  # what is saved to disk, not shown: a PDF is a page's content (and web to nDPI too)
 # What a request path says of a response that has no Content-Type (or none seen)
 _VIDEO_PATHS = (".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".m4v", ".mkv")
 
