@@ -138,6 +138,8 @@ class Classifier:
         self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
         self._tls = self._sig["tls"]
         self._nets = rules.networks  # CIDR -> (rule, "network <cidr>"); empty: no lookup at all
+        self._gate4 = rules.networks.v4.gate
+        self._gate6 = rules.networks.v6.gate
         # signatures that name a transport, not a service: a learned name or a network names it
         self._generic = frozenset(self._sig[k] for k in ("stun", "rtp", "rtcp"))
         self._dns_marks = {k: _DnsQuery(k) for k in _DNS_APPS}
@@ -259,8 +261,13 @@ class Classifier:
             if hint is _MISSING:
                 hint = self._hint(name)
         if hint is None and self._nets:
-            nets = self._nets
-            hint = nets.lookup(flow.dst) or nets.lookup(flow.src)
+            # the networks' gate of first 16 bits, inlined: most addresses stop here
+            d = flow.dst
+            s = flow.src
+            gate = self._gate4 if len(d) == 4 else self._gate6
+            if gate[(d[0] << 8) | d[1]] or gate[(s[0] << 8) | s[1]]:
+                nets = self._nets
+                hint = nets.lookup(d) or nets.lookup(s)
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
@@ -456,9 +463,9 @@ class Classifier:
             self._signature(flow, st, "whatsapp", "whatsapp prologue")
         elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
             self._signature(flow, st, "telegram", "mtproto transport")
-        elif b0 < 2 and voice.stun_message(pl, stream=True):
+        elif b0 < 2 and pl[4:8] == _STUN_COOKIE and voice.stun_message(pl, stream=True):
             self._signature(flow, st, "stun", "stun over tcp")
-        elif len(pl) > 22 and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
+        elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
             self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
         elif st.payloads == 0 and gaming.minecraft_handshake(pl):
             self._signature(flow, st, "minecraft", "minecraft handshake")
@@ -946,6 +953,7 @@ _SIGNATURES = (
     "discord",
 )
 
+_STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
 
 
