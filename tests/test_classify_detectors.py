@@ -226,3 +226,36 @@ def test_payload_rules_from_specs():
     assert (f.app, f.use_case) == ("NFS", "file_transfer")
     f = only_flow(run([*handshake(dport=40016), tcp(struct.pack("!I", 0x80000000 | len(call)) + call, dport=40016)]))
     assert f.app == "NFS"
+
+
+def test_source_engine_connectionless_both_ways_and_steam_datagram():
+    q = b"\xff\xff\xff\xffW"  # a challenge request, on a port that says nothing
+    r = b"\xff\xff\xff\xffA" + os.urandom(4)
+    f = only_flow(run([udp(q, sport=40017, dport=40018), udp(r, sport=40017, dport=40018, reply=True)]))
+    assert (f.app, f.use_case) == ("Source Engine", "gaming")
+    assert only_flow(run([udp(q, sport=40019, dport=40020)])).app is None  # one side only: not enough
+    f = only_flow(run([udp(b"VS01" + os.urandom(40), sport=40021, dport=27036)]))
+    assert (f.app, f.use_case) == ("Steam", "gaming")
+
+
+def test_http_user_agent_names_the_client(tmp_path):
+    req = (
+        b"GET /depot/123/chunk/ab HTTP/1.1\r\nHost: cdn.example.net\r\nUser-Agent: Valve/Steam HTTP Client 1.0\r\n\r\n"
+    )
+    f = only_flow(run([*handshake(dport=80), tcp(req, dport=80)]))
+    assert (f.app, f.use_case, f.reason) == ("Steam", "gaming", "http user-agent Steam client")
+    rules = tmp_path / "r.toml"
+    rules.write_text('[[agents]]\napp = "Updater"\nuse_case = "file_transfer"\nprefixes = ["MyUpdater/"]\n')
+    from tui.classify import load_classifier
+
+    c = load_classifier(str(rules), use_default_user=False)
+    req = b"GET /x HTTP/1.1\r\nHost: a.example\r\nUser-Agent: myupdater/2\r\n\r\n"
+    f = only_flow(run([*handshake(dport=80), tcp(req, dport=80)], c))
+    assert (f.app, f.use_case) == ("Updater", "file_transfer")
+    rules.write_text('[[agents]]\napp = "X"\nuse_case = "web"\nprefixes = []\n')
+    import pytest
+
+    from tui.classify import RulesError
+
+    with pytest.raises(RulesError, match="needs prefixes"):
+        load_classifier(str(rules), use_default_user=False)

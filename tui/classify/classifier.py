@@ -96,6 +96,7 @@ class FlowState:
     utp: tuple[int, int] | None = None  # first uTP header (type, connection id)
     tftp: tuple[int, int] | None = None  # first TFTP DATA/ACK (opcode, block)
     rtmp: int = 0  # 1: C0+C1 came from the flow's source, 2: from its destination
+    valve: int = 0  # 1 or 2: which end sent a connectionless (0xFFFFFFFF) Source engine packet
     pending: bool = False  # a detector waits for a second packet (RTP, uTP, TFTP, RTMP)
     ftp: bool = False
     http_wait: bool = False
@@ -138,6 +139,7 @@ class Classifier:
         self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
         self._tls = self._sig["tls"]
         self._nets = rules.networks  # CIDR -> (rule, "network <cidr>"); empty: no lookup at all
+        self._agents = rules.agents
         self._gate4 = rules.networks.v4.gate
         self._gate6 = rules.networks.v6.gate
         # signatures that name a transport, not a service: a learned name or a network names it
@@ -552,7 +554,7 @@ class Classifier:
         self._carrier(flow, st, "tls", "tls certificate", decided=True)
 
     def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
-        method, target, host, _ua = req
+        method, target, host, ua = req
         kind = "http"
         if method == "CONNECT":
             kind = "http_connect"
@@ -565,6 +567,14 @@ class Classifier:
                 self._learn_name(flow, st, host, from_src)
             self._signature(flow, st, "bittorrent", "http tracker")
             return
+        if ua and self._agents:
+            low = ua.lower()
+            for prefix, rule in self._agents:
+                if low.startswith(prefix):
+                    st.sig = rule
+                    st.sig_detail = ""
+                    flow.decided = True
+                    return
         path = target.split("?", 1)[0].lower()
         if path.endswith(_VIDEO_PATHS):
             st.content = self._sig["http_video"]
@@ -694,6 +704,15 @@ class Classifier:
                     st.tftp = t
                     st.pending = True
                 return
+        if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
+            side = 1 if from_src else 2
+            if st.valve and st.valve != side:
+                st.pending = False
+                self._signature(flow, st, "source_engine", "connectionless packets both ways")
+            elif not st.valve:
+                st.valve = side
+                st.pending = True
+            return
         if b0 == 0 and voice.discord_ip_discovery(pl):
             self._signature(flow, st, "discord", "discord ip discovery")
         elif b0 == 0x47 and streaming.mpeg_ts(pl):
@@ -951,6 +970,7 @@ _SIGNATURES = (
     "minecraft",
     "stun_zoom",
     "discord",
+    "source_engine",
 )
 
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message

@@ -21,7 +21,7 @@ BUILTIN = Path(__file__).with_name("rules.toml")
 USER_DEFAULT = Path("~/.config/sockscope/rules.toml")
 
 TRANSPORTS = ("tcp", "udp", "sctp")
-SECTIONS = ("signatures", "protocols", "ports", "names", "payloads", "networks")
+SECTIONS = ("signatures", "protocols", "ports", "names", "payloads", "networks", "agents")
 
 
 class RulesError(ValueError):
@@ -66,6 +66,8 @@ class Rules:
     payload_any: list[PayloadRule] = field(default_factory=list)
     # CIDR -> (rule, "network <cidr>"), longest prefix wins
     networks: NetworkTable = field(default_factory=NetworkTable)
+    # HTTP User-Agent prefixes (lower case) -> rule, later files first
+    agents: list[tuple[str, Rule]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
     def match_name(self, name: str) -> tuple[Rule, str] | None:
@@ -171,6 +173,7 @@ _ALLOWED = {
     "names": _COMMON | {"patterns"},
     "payloads": _COMMON | {"transport", "offset", "text", "hex", "ports", "label"},
     "networks": _COMMON | {"cidrs", "source"},
+    "agents": _COMMON | {"prefixes", "label"},
 }
 
 _NAME_OK = re.compile(r"^[a-z0-9*_.\-]+$")
@@ -216,7 +219,7 @@ def parse_rules(text: str, path: str, into: Rules) -> None:
             rule = chk.rule(section, 0, entry, reason, key=name)
             getattr(into, section)[name] = rule
 
-    for section in ("ports", "names", "payloads", "networks"):
+    for section in ("ports", "names", "payloads", "networks", "agents"):
         items = doc.get(section, [])
         if not isinstance(items, list):
             raise RulesError(f"rules file {path}: use [[{section}]] for {section} rules")
@@ -228,6 +231,8 @@ def parse_rules(text: str, path: str, into: Rules) -> None:
                 _add_names(chk, i, entry, base, into)
             elif section == "networks":
                 _add_networks(chk, i, entry, base, into)
+            elif section == "agents":
+                _add_agents(chk, i, entry, base, into)
             else:
                 _add_payload(chk, i, entry, base, into)
     into.sources.append(path)
@@ -282,6 +287,17 @@ def _add_networks(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -
             into.networks.add(cidr, (base, f"network {cidr}"))
         except ValueError as exc:
             raise chk.fail("networks", i, f"bad network {cidr!r}: {exc}") from None
+
+
+def _add_agents(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
+    prefixes = entry.get("prefixes")
+    if not isinstance(prefixes, list) or not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+        raise chk.fail("agents", i, "an [[agents]] rule needs prefixes = ['Client/', ...] (User-Agent beginnings)")
+    label = entry.get("label", base.app or "agent")
+    if not isinstance(label, str):
+        raise chk.fail("agents", i, "label must be a string")
+    rule = Rule(base.app, base.use_case, f"http user-agent {label}", base.service)
+    into.agents[:0] = [(p.lower(), rule) for p in prefixes]  # the later file's rules are tried first
 
 
 def _add_payload(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:

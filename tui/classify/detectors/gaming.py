@@ -14,6 +14,12 @@ def raknet_offline(pl: bytes) -> bool:
     return off is not None and pl[off : off + 16] == RAKNET_MAGIC
 
 
+def connectionless(pl: bytes) -> bool:
+    """A Source/GoldSrc (and Quake-family) out-of-band packet: a header of four 0xFF bytes, then
+    a one-byte type (Valve Developer Community, "Server queries"; the Quake III protocol)."""
+    return len(pl) >= 5 and pl[:4] == b"\xff\xff\xff\xff"
+
+
 def _varint(pl: bytes, p: int) -> tuple[int, int] | None:
     value = 0
     for i in range(5):
