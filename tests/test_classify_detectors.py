@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import struct
 
+import pytest
 from classify_helpers import handshake, only_flow, run, tcp, udp
 
+from tui.classify import RulesError, load_classifier
 from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
 
 
@@ -246,16 +248,10 @@ def test_http_user_agent_names_the_client(tmp_path):
     assert (f.app, f.use_case, f.reason) == ("Steam", "gaming", "http user-agent Steam client")
     rules = tmp_path / "r.toml"
     rules.write_text('[[agents]]\napp = "Updater"\nuse_case = "file_transfer"\nprefixes = ["MyUpdater/"]\n')
-    from tui.classify import load_classifier
-
     c = load_classifier(str(rules), use_default_user=False)
     req = b"GET /x HTTP/1.1\r\nHost: a.example\r\nUser-Agent: myupdater/2\r\n\r\n"
     f = only_flow(run([*handshake(dport=80), tcp(req, dport=80)], c))
     assert (f.app, f.use_case) == ("Updater", "file_transfer")
     rules.write_text('[[agents]]\napp = "X"\nuse_case = "web"\nprefixes = []\n')
-    import pytest
-
-    from tui.classify import RulesError
-
     with pytest.raises(RulesError, match="needs prefixes"):
         load_classifier(str(rules), use_default_user=False)
