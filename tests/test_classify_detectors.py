@@ -255,3 +255,41 @@ def test_http_user_agent_names_the_client(tmp_path):
     rules.write_text('[[agents]]\napp = "X"\nuse_case = "web"\nprefixes = []\n')
     with pytest.raises(RulesError, match="needs prefixes"):
         load_classifier(str(rules), use_default_user=False)
+
+
+def test_bittorrent_peers_seen_before_name_later_flows():
+    from classify_helpers import CLIENT, SERVER, Ether
+    from scapy.layers.inet import IP, TCP, UDP
+
+    hs = b"\x13BitTorrent protocol" + bytes(8) + os.urandom(40)
+    enc = os.urandom(96)  # an encrypted (MSE) connection to the same peer: nothing to read
+    c = load_classifier(None, use_default_user=False)
+    eng = run(
+        [
+            *handshake(dport=51413),
+            tcp(hs, dport=51413),
+            *handshake(sport=40200, dport=51413),
+            tcp(enc, sport=40200, dport=51413),
+        ],
+        c,
+    )
+    by_port = {f.sport: f for f in eng.table.flows.values()}
+    assert by_port[40000].app == "BitTorrent"
+    assert (by_port[40200].use_case, by_port[40200].reason) == ("file_transfer", "bittorrent peer seen before")
+    # a DHT get_peers answer lists peers (compact 6-byte address+port): a flow to one is BitTorrent
+    peer = bytes([203, 0, 113, 7]) + struct.pack("!H", 6000)
+    answer = b"d1:rd2:id20:" + bytes(20) + b"5:token8:abcdefgh6:valuesl6:" + peer + b"ee1:t2:aa1:y1:re"
+    c = load_classifier(None, use_default_user=False)
+    e = Ether()
+    pkts = [
+        e / IP(src=SERVER, dst=CLIENT) / UDP(sport=6881, dport=40300) / answer,
+        e / IP(src=CLIENT, dst="203.0.113.7") / TCP(sport=40301, dport=6000, flags="S"),
+        e / IP(src=CLIENT, dst="203.0.113.7") / TCP(sport=40301, dport=6000, flags="PA") / enc,
+    ]
+    flows = {f.dport: f for f in run(pkts, c).table.flows.values()}
+    assert flows[6000].use_case == "file_transfer"
+    assert filexfer.dht_peers(answer) == [(peer[:4], 6000)]
+    # without that history the same bytes say nothing
+    assert (
+        only_flow(run([*handshake(sport=40400, dport=6000), tcp(enc, sport=40400, dport=6000)])).use_case == "unknown"
+    )

@@ -23,6 +23,7 @@ from tui.decode import PAYLOAD_OFF
 NAME_CACHE = 65_536  # IP addresses whose names we remember
 NAME_MATCHES = 8_192  # names whose rule match is memoised
 EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
+PEER_CACHE = 8_192  # BitTorrent peers (address, port) seen in handshakes, uTP, DHT answers
 PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
 TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
@@ -121,6 +122,9 @@ class Classifier:
         self.expected: OrderedDict[tuple[bytes, int], bool] = OrderedDict()  # FTP data endpoints (PASV/PORT)
         self.ftp_pairs: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()  # hosts with an FTP control session
         self._name_hits: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()  # name -> rule match
+        # BitTorrent peers: a swarm's other connections (often encrypted, BEP 8 / MSE) go to
+        # the endpoints its handshakes, uTP and DHT answers (BEP 5 compact peers) showed
+        self.peers: OrderedDict[tuple[bytes, int], bool] = OrderedDict()
         sig = rules.signatures
         self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
         # Lookup tables built once from the rules, so a flow costs a dict lookup, not a scan:
@@ -137,6 +141,7 @@ class Classifier:
         # learned name -> the hint it gives (rule, "learned name <pattern>"), memoised with _match
         self._hints: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()
         self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
+        self._peer_hint = (self._sig["bittorrent"], "bittorrent peer seen before")
         self._tls = self._sig["tls"]
         self._nets = rules.networks  # CIDR -> (rule, "network <cidr>"); empty: no lookup at all
         self._agents = rules.agents
@@ -210,6 +215,16 @@ class Classifier:
         self._apply(flow, st)
         if flow.decided:
             flow.scratch = None
+            if flow.app == "BitTorrent":
+                self._peer(flow.dst, flow.dport)
+                if proto == "UDP":  # uTP and DHT send from the port they listen on
+                    self._peer(flow.src, flow.sport)
+
+    def _peer(self, ip: bytes, port: int) -> None:
+        peers = self.peers
+        if len(peers) >= PEER_CACHE:
+            peers.popitem(last=False)
+        peers[(ip, port)] = True
 
     def finish(self, flow) -> None:
         """The engine has shown enough packets: settle on the best evidence so far."""
@@ -270,6 +285,8 @@ class Classifier:
             if gate[(d[0] << 8) | d[1]] or gate[(s[0] << 8) | s[1]]:
                 nets = self._nets
                 hint = nets.lookup(d) or nets.lookup(s)
+        if self.peers and ((flow.dst, flow.dport) in self.peers or (flow.src, flow.sport) in self.peers):
+            hint = self._peer_hint
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
@@ -670,6 +687,8 @@ class Classifier:
             self._signature(flow, st, "ssdp", "ssdp")
         elif b0 == 0x64 and wire.bencoded_dht(pl, 0):
             self._signature(flow, st, "bittorrent_dht", "bittorrent dht")
+            for ip, port in filexfer.dht_peers(pl):
+                self._peer(ip, port)
         elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
             self._gquic(flow, st, pl)
         else:

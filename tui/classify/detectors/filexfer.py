@@ -30,6 +30,21 @@ def utp_pair(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return abs(a[1] - b[1]) <= 1
 
 
+def dht_peers(pl: bytes) -> list[tuple[bytes, int]]:
+    """Peers a DHT get_peers answer lists (BEP 5: "values", a list of 6-byte compact IPv4
+    address+port strings), at most 64."""
+    i = pl.find(b"6:valuesl")
+    if i < 0:
+        return []
+    out = []
+    p = i + 9
+    while len(out) < 64 and pl.startswith(b"6:", p) and p + 8 <= len(pl):
+        raw = pl[p + 2 : p + 8]
+        out.append((bytes(raw[:4]), (raw[4] << 8) | raw[5]))
+        p += 8
+    return out
+
+
 def tftp_request(pl: bytes) -> bool:
     """A read or write request: opcode 1/2, a file name, NUL, a transfer mode, NUL."""
     if len(pl) < 9 or pl[0] != 0 or pl[1] not in (1, 2) or pl[-1] != 0:
