@@ -10,7 +10,8 @@ import os
 import struct
 
 import pytest
-from classify_helpers import handshake, only_flow, run, tcp, udp
+from classify_helpers import CLIENT, SERVER, Ether, handshake, only_flow, run, tcp, udp
+from scapy.layers.inet import IP, TCP, UDP
 
 from tui.classify import RulesError, load_classifier
 from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
@@ -258,9 +259,6 @@ def test_http_user_agent_names_the_client(tmp_path):
 
 
 def test_bittorrent_peers_seen_before_name_later_flows():
-    from classify_helpers import CLIENT, SERVER, Ether
-    from scapy.layers.inet import IP, TCP, UDP
-
     hs = b"\x13BitTorrent protocol" + bytes(8) + os.urandom(40)
     enc = os.urandom(96)  # an encrypted (MSE) connection to the same peer: nothing to read
     c = load_classifier(None, use_default_user=False)
