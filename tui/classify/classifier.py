@@ -148,7 +148,8 @@ class Classifier:
         self._gate4 = rules.networks.v4.gate
         self._gate6 = rules.networks.v6.gate
         # signatures that name a transport, not a service: a learned name or a network names it
-        self._generic = frozenset(self._sig[k] for k in ("stun", "rtp", "rtcp"))
+        # (by identity: hashing a frozen dataclass costs a Python call)
+        self._generic = frozenset(id(self._sig[k]) for k in ("stun", "rtp", "rtcp"))
         self._dns_marks = {k: _DnsQuery(k) for k in _DNS_APPS}
         self._dns_reasons = {
             k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in _DNS_APPS
@@ -908,7 +909,8 @@ class Classifier:
             flow.app = r.app
             reason = f"{r.reason}: {st.sig_detail}" if st.sig_detail else r.reason
             hint = st.hint
-            if hint is not None and r in self._generic:  # STUN/RTP of a service a name or network tells
+            if hint is not None and id(r) in self._generic and hint[0].use_case in _MEDIA_USES:
+                # the media of a service a name or network tells (a Zoom meeting is video)
                 flow.use_case = hint[0].use_case
                 flow.reason = f"{reason}, {hint[1]}"
                 return
@@ -992,6 +994,7 @@ _SIGNATURES = (
     "source_engine",
 )
 
+_MEDIA_USES = frozenset(("voice", "streaming"))
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
 
