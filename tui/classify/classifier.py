@@ -143,7 +143,8 @@ class Classifier:
         self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
         self._peer_hint = (self._sig["bittorrent"], "bittorrent peer seen before")
         self._tls = self._sig["tls"]
-        self._nets = rules.networks  # CIDR -> (rule, "network <cidr>"); empty: no lookup at all
+        self._nets = rules.networks  # CIDR -> (rule, "network <cidr>")
+        self._has_nets = bool(rules.networks)  # once: NetworkTable.__bool__ is a Python call
         self._agents = rules.agents
         self._gate4 = rules.networks.v4.gate
         self._gate6 = rules.networks.v6.gate
@@ -278,7 +279,7 @@ class Classifier:
             hint = self._hints.get(name, _MISSING)  # the memo's hit inlined: a call less per flow
             if hint is _MISSING:
                 hint = self._hint(name)
-        if hint is None and self._nets:
+        if hint is None and self._has_nets:
             # the networks' gate of first 16 bits, inlined: most addresses stop here
             d = flow.dst
             s = flow.src
