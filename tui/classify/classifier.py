@@ -488,7 +488,7 @@ class Classifier:
             self._signature(flow, st, "stun", "stun over tcp")
         elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
             self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
-        elif st.payloads == 0 and gaming.minecraft_handshake(pl):
+        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
             self._signature(flow, st, "minecraft", "minecraft handshake")
 
     def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
@@ -712,7 +712,7 @@ class Classifier:
                     st.utp = u
                     st.pending = True
                 return
-        if b0 == 0 and use in (None, "file_transfer") and len(pl) != 74:
+        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
             if filexfer.tftp_request(pl):
                 self._signature(flow, st, "tftp", "tftp request")
                 return
@@ -734,11 +734,11 @@ class Classifier:
                 st.valve = side
                 st.pending = True
             return
-        if b0 == 0 and voice.discord_ip_discovery(pl):
+        if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
             self._signature(flow, st, "discord", "discord ip discovery")
         elif b0 == 0x47 and streaming.mpeg_ts(pl):
             self._signature(flow, st, "mpegts", "mpeg transport stream")
-        elif b0 <= 0x1C and use in (None, "gaming") and gaming.raknet_offline(pl):
+        elif b0 in gaming.RAKNET_IDS and use in (None, "gaming") and gaming.raknet_offline(pl):
             self._signature(flow, st, "raknet", "raknet handshake")
         elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
             self._signature(flow, st, "stun", "turn channel data")
@@ -995,6 +995,7 @@ _SIGNATURES = (
     "source_engine",
 )
 
+_TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _MEDIA_USES = frozenset(("voice", "streaming"))
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers

@@ -7,6 +7,7 @@ from __future__ import annotations
 # wiki.vg's Raknet Protocol page).
 RAKNET_MAGIC = bytes.fromhex("00ffff00fefefefefdfdfdfd12345678")
 _MAGIC_AT = {0x01: 9, 0x02: 9, 0x1C: 17, 0x05: 1, 0x06: 1, 0x07: 1, 0x08: 1, 0x19: 1}
+RAKNET_IDS = frozenset(_MAGIC_AT)  # the message ids that carry the magic
 
 
 def raknet_offline(pl: bytes) -> bool:
