@@ -224,11 +224,6 @@ def test_payload_rules_from_specs():
         run([*handshake(dport=40800), tcp(b"ICY 200 OK\r\nicy-name: Radio\r\n\r\n", dport=40800, reply=True)])
     )
     assert (f.app, f.use_case) == ("Icecast", "streaming")
-    call = struct.pack("!IIIIII", 0x1234, 0, 2, 100003, 3, 1) + bytes(16)
-    f = only_flow(run([udp(call, sport=40014, dport=40015)]))
-    assert (f.app, f.use_case) == ("NFS", "file_transfer")
-    f = only_flow(run([*handshake(dport=40016), tcp(struct.pack("!I", 0x80000000 | len(call)) + call, dport=40016)]))
-    assert f.app == "NFS"
 
 
 def test_source_engine_connectionless_both_ways_and_steam_datagram():

@@ -59,7 +59,9 @@ class Rules:
     exact: dict[str, tuple[Rule, str]] = field(default_factory=dict)
     suffix: dict[str, tuple[Rule, str]] = field(default_factory=dict)
     prefix: dict[str, tuple[Rule, str]] = field(default_factory=dict)
-    globs: list[tuple[re.Pattern[str], Rule, str]] = field(default_factory=list)
+    # (literal tail after the last "*", regex, rule, pattern): the tail is compared first, so
+    # a name runs only the regexes of globs it could match
+    globs: list[tuple[str, re.Pattern[str], Rule, str]] = field(default_factory=list)
     payloads: list[PayloadRule] = field(default_factory=list)
     # payload rules indexed by their first byte (offset 0), the rest in ``payload_any``
     payload_index: dict[int, list[PayloadRule]] = field(default_factory=dict)
@@ -89,8 +91,8 @@ class Rules:
             hit = self.prefix.get(name[:dot])
             if hit is not None:
                 return hit
-        for rx, rule, pattern in self.globs:
-            if rx.fullmatch(name):
+        for tail, rx, rule, pattern in self.globs:
+            if name.endswith(tail) and rx.fullmatch(name):
                 return rule, pattern
         return None
 
@@ -269,8 +271,8 @@ def _add_names(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> N
             into.prefix[pat[:-2]] = hit
         else:
             rx = re.compile(re.escape(pat).replace(r"\*", "[a-z0-9_.\\-]*"))
-            into.globs = [g for g in into.globs if g[2] != pat]
-            into.globs.insert(0, (rx, base, pat))
+            into.globs = [g for g in into.globs if g[3] != pat]
+            into.globs.insert(0, (pat.rsplit("*", 1)[1], rx, base, pat))
 
 
 def _add_networks(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
