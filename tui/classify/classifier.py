@@ -92,12 +92,11 @@ class FlowState:
     crypto: dict[int, bytes] | None = None  # QUIC CRYPTO frames by offset
     keys: dict | None = None
     initials: int = 0
-    rtp_src: tuple[int, int, int] | None = None  # last RTP header (pt, seq, ssrc) from each end
-    rtp_dst: tuple[int, int, int] | None = None
-    utp: tuple[int, int] | None = None  # first uTP header (type, connection id)
-    tftp: tuple[int, int] | None = None  # first TFTP DATA/ACK (opcode, block)
-    rtmp: int = 0  # 1: C0+C1 came from the flow's source, 2: from its destination
-    valve: int = 0  # 1 or 2: which end sent a connectionless (0xFFFFFFFF) Source engine packet
+    # What two-packet detectors saw first, made only for the flows that reach one (so most
+    # states stay small): "rtp" + end (the last RTP header (pt, seq, ssrc) from that end, 1 the
+    # flow's source, 2 its destination), "utp" (type, connection id), "tftp" (opcode, block),
+    # "rtmp" and "valve" (the end that sent the C0+C1 / the connectionless packet)
+    seen: dict | None = None
     pending: bool = False  # a detector waits for a second packet (RTP, uTP, TFTP, RTMP)
     ftp: bool = False
     http_wait: bool = False
@@ -146,6 +145,7 @@ class Classifier:
         self._nets = rules.networks  # CIDR -> (rule, "network <cidr>")
         self._has_nets = bool(rules.networks)  # once: NetworkTable.__bool__ is a Python call
         self._agents = rules.agents
+        self._agent_prefixes = tuple(p for p, _rule in rules.agents)
         self._gate4 = rules.networks.v4.gate
         self._gate6 = rules.networks.v6.gate
         # signatures that name a transport, not a service: a learned name or a network names it
@@ -471,13 +471,15 @@ class Classifier:
 
     def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Detectors written from the protocols' specifications (tui/classify/detectors)."""
-        if st.rtmp:
-            if (st.rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
+        seen = st.seen
+        rtmp = seen.get("rtmp") if seen else None
+        if rtmp:
+            if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
                 st.pending = False
                 self._signature(flow, st, "rtmp", "rtmp handshake")
             return
         if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
-            st.rtmp = 1 if from_src else 2
+            _seen(st)["rtmp"] = 1 if from_src else 2
             st.pending = True
             return
         if b0 in (0x57, 0x45) and messaging.whatsapp(pl):
@@ -586,9 +588,9 @@ class Classifier:
                 self._learn_name(flow, st, host, from_src)
             self._signature(flow, st, "bittorrent", "http tracker")
             return
-        if ua and self._agents:
+        if ua and self._agent_prefixes and ua.lower().startswith(self._agent_prefixes):
             low = ua.lower()
-            for prefix, rule in self._agents:
+            for prefix, rule in self._agents:  # which one: only for a client that is one
                 if low.startswith(prefix):
                     st.sig = rule
                     st.sig_detail = ""
@@ -611,7 +613,8 @@ class Classifier:
                 st.content = self._sig["http_download"]
             else:  # the response says what it is: the path's guess no longer counts
                 st.content = None
-        if resp is not None and b"\ncontent-disposition: attachment" in pl[:4096].lower():
+        i = pl.find(b"isposition:", 0, 4096) if resp is not None else -1
+        if i > 0 and pl[i + 11 : i + 40].lower().lstrip().startswith(b"attachment"):
             st.content = self._sig["http_download"]  # RFC 6266: to be saved as a file
         flow.decided = True
 
@@ -705,11 +708,12 @@ class Classifier:
         if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
             u = filexfer.utp_header(pl)
             if u is not None:
-                if st.utp is not None and filexfer.utp_pair(st.utp, u):
+                first = st.seen.get("utp") if st.seen else None
+                if first is not None and filexfer.utp_pair(first, u):
                     st.pending = False
                     self._signature(flow, st, "bittorrent", "utp")
-                elif st.utp is None:
-                    st.utp = u
+                elif first is None:
+                    _seen(st)["utp"] = u
                     st.pending = True
                 return
         if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
@@ -718,20 +722,22 @@ class Classifier:
                 return
             t = filexfer.tftp_transfer(pl)
             if t is not None:
-                if st.tftp is not None and filexfer.tftp_answers(st.tftp, t):
+                first = st.seen.get("tftp") if st.seen else None
+                if first is not None and filexfer.tftp_answers(first, t):
                     st.pending = False
                     self._signature(flow, st, "tftp", "tftp data")
-                elif st.tftp is None:
-                    st.tftp = t
+                elif first is None:
+                    _seen(st)["tftp"] = t
                     st.pending = True
                 return
         if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
             side = 1 if from_src else 2
-            if st.valve and st.valve != side:
+            first = st.seen.get("valve") if st.seen else None
+            if first and first != side:
                 st.pending = False
                 self._signature(flow, st, "source_engine", "connectionless packets both ways")
-            elif not st.valve:
-                st.valve = side
+            elif not first:
+                _seen(st)["valve"] = side
                 st.pending = True
             return
         if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
@@ -777,15 +783,13 @@ class Classifier:
         h = voice.rtp_header(pl)
         if h is None:
             return False
-        prev = st.rtp_src if from_src else st.rtp_dst
+        key = "rtp1" if from_src else "rtp2"
+        prev = st.seen.get(key) if st.seen else None
         if prev is not None and voice.rtp_follows(prev, h):
             st.pending = False
             self._signature(flow, st, "rtp", "rtp header")
         else:
-            if from_src:
-                st.rtp_src = h
-            else:
-                st.rtp_dst = h
+            _seen(st)[key] = h
             st.pending = True
         return True
 
@@ -999,6 +1003,14 @@ _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DAT
 _MEDIA_USES = frozenset(("voice", "streaming"))
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
+
+
+def _seen(st: FlowState) -> dict:
+    """The flow's record of what its two-packet detectors saw first (made on first use)."""
+    seen = st.seen
+    if seen is None:
+        seen = st.seen = {}
+    return seen
 
 
 def _position(cand: tuple[int, PayloadRule]) -> int:
