@@ -39,6 +39,19 @@ def test_longest_prefix_wins_ipv4_and_ipv6():
     assert t.lookup(b"\x01\x02") is None  # not an address: no hit, no error
 
 
+def test_ipv6_gate_looks_past_a_crowded_16_bits():
+    # 2001::/16 holds most of the IPv6 Internet: a /48 in it must not send every 2001:... address
+    # to the prefix lookup, and must still be found
+    t = NetworkTable()
+    t.add("2001:67c:4e8::/48", "narrow")
+    t.add("2a00::/12", "short")  # shorter than 16 bits: every /16 under it is open
+    assert t.v6.admits(_ip("2001:67c:4e8::1")) and t.lookup(_ip("2001:67c:4e8::1")) == "narrow"
+    assert not t.v6.admits(_ip("2001:db8::1")) and t.lookup(_ip("2001:db8::1")) is None
+    assert t.v6.admits(_ip("2a0f:1::1")) and t.lookup(_ip("2a0f:1::1")) == "short"
+    t.add("198.51.100.7/32", "host")
+    assert t.lookup(_ip("198.51.100.7")) == "host" and t.lookup(_ip("198.51.100.8")) is None
+
+
 def test_bad_blocks_are_refused():
     t = NetworkTable()
     with pytest.raises(ValueError):

@@ -146,8 +146,9 @@ class Classifier:
         self._has_nets = bool(rules.networks)  # once: NetworkTable.__bool__ is a Python call
         self._agents = rules.agents
         self._agent_prefixes = tuple(p for p, _rule in rules.agents)
-        self._gate4 = rules.networks.v4.gate
+        self._gate4 = rules.networks.v4.gate  # (an IPv4 /16 is selective enough on its own)
         self._gate6 = rules.networks.v6.gate
+        self._fine6 = rules.networks.v6.fine
         # signatures that name a transport, not a service: a learned name or a network names it
         # (by identity: hashing a frozen dataclass costs a Python call)
         self._generic = frozenset(id(self._sig[k]) for k in ("stun", "rtp", "rtcp"))
@@ -283,8 +284,15 @@ class Classifier:
             # the networks' gate of first 16 bits, inlined: most addresses stop here
             d = flow.dst
             s = flow.src
-            gate = self._gate4 if len(d) == 4 else self._gate6
-            if gate[(d[0] << 8) | d[1]] or gate[(s[0] << 8) | s[1]]:
+            if len(d) == 4:
+                g4 = self._gate4
+                near = g4[(d[0] << 8) | d[1]] or g4[(s[0] << 8) | s[1]]
+            else:  # NetworkTable.v6.admits, inlined
+                g6 = self._gate6
+                a = g6[(d[0] << 8) | d[1]]
+                b = g6[(s[0] << 8) | s[1]]
+                near = a == 2 or b == 2 or (a and d[:4] in self._fine6) or (b and s[:4] in self._fine6)
+            if near:
                 nets = self._nets
                 hint = nets.lookup(d) or nets.lookup(s)
         if self.peers and ((flow.dst, flow.dport) in self.peers or (flow.src, flow.sport) in self.peers):

@@ -3,7 +3,9 @@
 Built from ``[[networks]]`` rules (rules.toml, a user's file, or one made by
 ``python -m tui.classify.build_networks`` from lists the providers publish).  A lookup costs
 one index into a 65,536-entry gate of the address's first 16 bits (almost every address
-stops there), then a dict lookup per prefix length present, longest first.
+stops there; for IPv6, whose /16s are crowded (2001::/16 holds most of the Internet), blocks
+of /32 or longer also leave their first 32 bits in a set that is checked next), then a dict
+lookup per prefix length present, longest first.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ class _Family:
     bits: int
     maps: dict[int, dict[int, object]] = field(default_factory=dict)  # prefix length -> network -> hit
     lengths: tuple[int, ...] = ()  # longest first
-    gate: bytearray = field(default_factory=lambda: bytearray(65536))  # first 16 bits covered by some block
+    # first 16 bits -> 0: no block there; 1: only blocks of /32 or longer (see ``fine``); 2: a shorter one
+    gate: bytearray = field(default_factory=lambda: bytearray(65536))
+    fine: set[bytes] = field(default_factory=set)  # first 4 bytes of the blocks of /32 or longer
 
     def add(self, net: ipaddress.IPv4Network | ipaddress.IPv6Network, hit: object) -> None:
         plen = net.prefixlen
@@ -26,10 +30,21 @@ class _Family:
         self.lengths = tuple(sorted(self.maps, reverse=True))
         top = int(net.network_address) >> (self.bits - 16)
         span = 1 << max(0, 16 - plen)
-        self.gate[top : top + span] = b"\x01" * span
+        if plen >= 32:
+            self.fine.add(net.network_address.packed[:4])
+            if not self.gate[top]:
+                self.gate[top] = 1
+        else:
+            self.gate[top : top + span] = b"\x02" * span
+
+    def admits(self, addr: bytes) -> bool:
+        """Whether some block may hold ``addr`` (the gate; ``get`` gives the answer)."""
+        g = self.gate[(addr[0] << 8) | addr[1]]
+        return g == 2 or (g == 1 and addr[:4] in self.fine)
 
     def get(self, value: int) -> object | None:
-        if not self.gate[value >> (self.bits - 16)]:
+        g = self.gate[value >> (self.bits - 16)]
+        if not g or (g == 1 and (value >> (self.bits - 32)).to_bytes(4, "big") not in self.fine):
             return None
         bits = self.bits
         maps = self.maps
