@@ -704,7 +704,7 @@ class Classifier:
                 self._peer(ip, port)
         elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
             self._gquic(flow, st, pl)
-        else:
+        elif b0 in _UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)
 
     def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
@@ -1007,6 +1007,9 @@ _SIGNATURES = (
     "source_engine",
 )
 
+# first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
+# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X
+_UDP_DETECTED = frozenset((0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50)))
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _MEDIA_USES = frozenset(("voice", "streaming"))
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
