@@ -13,6 +13,12 @@ the measure).  The budget (issue 4): the classifier may cost at
 most 30%.
 
     .venv/bin/python benchmarks/bench_classify.py [--runs N] [--frames N] [--flows N]
+
+``--against REF`` (a git commit or branch) compares this classifier with the one at REF
+instead: the engine's calls into the classifier on the synthetic mix are recorded once, then
+replayed into both classifiers, alternating, in one process, so only classifier time is
+measured and both see the same machine load (a shared machine makes two separate runs of the
+whole benchmark differ by more than the classifiers do).
 """
 
 from __future__ import annotations
@@ -74,14 +80,111 @@ def rates(frames: list[tuple], runs: int) -> tuple[float, float, list[float]]:
     return len(frames) / min(bare_t), len(frames) / min(full_t), costs
 
 
+class _Recorder:
+    """Stands in for the classifier in the engine and records what it is shown."""
+
+    payload_only = True
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls: list[tuple] = []
+
+    def observe(self, flow, meta, data, from_src) -> None:
+        self.calls.append((flow, meta, data, from_src))
+        self.inner.observe(flow, meta, data, from_src)
+
+    def finish(self, flow) -> None:
+        self.calls.append((flow, None, None, None))
+        self.inner.finish(flow)
+
+
+class _Flow:
+    __slots__ = ("app", "decided", "dport", "dst", "family", "name", "proto", "reason", "scratch", "sport", "src")
+    __slots__ += ("use_case",)
+
+
+def _replay(calls: list[tuple], classifier) -> float:
+    """CPU seconds for ``classifier`` to see the recorded calls, on fresh copies of the flows."""
+    import gc
+
+    copies: dict[int, _Flow] = {}
+    seq = []
+    for flow, meta, data, from_src in calls:
+        f = copies.get(id(flow))
+        if f is None:
+            f = copies[id(flow)] = _Flow()
+            f.proto, f.sport, f.dport, f.src, f.dst, f.family = (
+                flow.proto, flow.sport, flow.dport, flow.src, flow.dst, flow.family
+            )  # fmt: skip
+            f.scratch, f.decided, f.app, f.use_case, f.reason, f.name = None, False, None, "unknown", None, None
+        seq.append((f, meta, data, from_src))
+    gc.collect()
+    observe, finish = classifier.observe, classifier.finish
+    t = time.process_time()
+    for f, meta, data, from_src in seq:
+        if meta is None:
+            finish(f)
+        elif not f.decided:
+            observe(f, meta, data, from_src)
+    return time.process_time() - t
+
+
+def _classifier_at(ref: str, tmp: Path):
+    """The classifier package as it is at git ``ref``, imported under another name."""
+    import importlib
+    import io
+    import subprocess
+    import tarfile
+
+    raw = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "tui/classify"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        tar.extractall(tmp, filter="data")
+    pkg = tmp / "classify_at_ref"
+    (tmp / "tui" / "classify").rename(pkg)
+    for py in pkg.rglob("*.py"):
+        py.write_text(py.read_text().replace("tui.classify", "classify_at_ref"))
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("classify_at_ref")
+
+
+def against(ref: str, frames: list[tuple], runs: int) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        old = _classifier_at(ref, Path(tmp))
+        rec = _Recorder(load_classifier(None, use_default_user=False))
+        engine = Engine(classifier=rec, idle_timeout=None)
+        for i in range(0, len(frames), 256):
+            engine.process(frames[i : i + 256])
+        bare = min(_once(frames, False) for _ in range(max(1, runs // 2)))
+        times: dict[str, list[float]] = {"this": [], ref: []}
+        for k in range(runs * 2):  # alternate which goes first
+            order = (("this", load_classifier), (ref, old.load_classifier))
+            for name, load in order if k % 2 else order[::-1]:
+                times[name].append(_replay(rec.calls, load(None, use_default_user=False)))
+        print(f"{len(rec.calls):,} classifier calls recorded on the mix; engine alone {bare:.3f} s")
+        for name, ts in times.items():
+            best, med = min(ts), statistics.median(ts)
+            print(
+                f"  {name:<12} classifier best {best:.3f} s, median {med:.3f} s: "
+                f"cost about {best / (bare + best):.1%} (median {med / (bare + med):.1%})"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--frames", type=int, default=1_000_000, help="frames in the synthetic mix")
     ap.add_argument("--flows", type=int, default=100_000, help="flows in the synthetic mix")
+    ap.add_argument("--against", metavar="REF", help="compare classifier time with the classifier at git REF")
     args = ap.parse_args()
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {max(cores)})  # one core, as in run_all.py
+    if args.against:
+        against(args.against, synth.synthetic_mix(args.frames, args.flows), args.runs)
+        return
     workloads = []
     if PCAPS.is_dir():
         workloads.append(("sample captures", sample_frames()))

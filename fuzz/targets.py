@@ -24,6 +24,7 @@ from benchmarks.synth import client_hello
 from tui import linktypes as lt
 from tui.classify import load_classifier, quic, wire
 from tui.classify.classifier import _SIGNATURES
+from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
 from tui.decode import decode
 from tui.engine import Engine
 
@@ -109,10 +110,36 @@ def signature_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         transport = "UDP" if pr.transport.upper() == "UDP" else "TCP"
         port = min(pr.ports) if pr.ports else 40001
         seeds.append((f"payload:{pr.rule.app}", transport, 40000, port, [b"\x00" * pr.offset + pr.prefix + b"x"]))
+    seeds += _detector_seeds()
     names = {s[0] for s in seeds}
     missing = [s for s in _SIGNATURES if s not in names]
     assert not missing, f"signatures without a fuzz seed: {missing}"
     return seeds
+
+
+def _detector_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """The spec-written detectors of tui/classify/detectors (appended, so older seeds keep their index)."""
+    utp = struct.pack("!BBHIIIHH", 0x41, 0, 7000, 1, 0, 1 << 20, 1, 0)
+    state = struct.pack("!BBHIIIHH", 0x21, 0, 7000, 2, 5, 1 << 20, 9, 1)
+    stun_zoom = b"\x00\x01\x00\x08\x21\x12\xa4\x42" + b"\x01" * 12 + b"\x01\x03\x00\x02\x00\x01\x00\x00"
+    mc_host = b"mc.example.org"
+    mc_body = b"\x00\xff\x05" + bytes([len(mc_host)]) + mc_host + b"\x63\xdd\x02"
+    tracker = b"GET /announce?info_hash=%12%34 HTTP/1.1\r\nHost: t.example\r\n\r\n"
+    return [
+        ("bittorrent", "UDP", 40000, 40002, [utp, state]),
+        ("bittorrent_tracker", "TCP", 40000, 6969, [tracker]),
+        ("tftp", "UDP", 40000, 69, [b"\x00\x01boot.img\x00octet\x00"]),
+        ("tftp_data", "UDP", 40000, 53000, [b"\x00\x04\x00\x01", b"\x00\x03\x00\x02" + b"\x01" * 512]),
+        ("whatsapp", "TCP", 40000, 5222, [b"ED\x00\x01\x00\x00\x04\x08" + b"\x01" * 40]),
+        ("telegram", "TCP", 40000, 443, [b"\xef\x10" + b"\x01" * 64]),
+        ("mpegts", "UDP", 40000, 1234, [(b"\x47" + b"\x01" * 187) * 7]),
+        ("raknet", "UDP", 40000, 19132, [b"\x01" + b"\x00" * 8 + gaming.RAKNET_MAGIC + b"\x00" * 8]),
+        ("minecraft", "TCP", 40000, 25565, [bytes([len(mc_body)]) + mc_body]),
+        ("stun_zoom", "UDP", 40000, 8801, [stun_zoom]),
+        ("discord", "UDP", 40000, 50001, [b"\x00\x01\x00\x46" + b"\x00" * 70]),
+        ("source_engine", "UDP", 40000, 40003, [b"\xff\xff\xff\xffW", b"\xff\xff\xff\xffA\x01\x02\x03\x04"]),
+        ("rtmp_answered", "TCP", 40000, 1935, [b"\x03" + b"\x01" * 1536, b"\x03" + b"\x02" * 1536]),
+    ]
 
 
 SEEDS = signature_seeds()
@@ -208,6 +235,15 @@ def _parsers(pl: bytes, keys_cache: dict) -> None:
         wire.client_hello_body(got[0])
     wire.client_hello_body(pl)
     wire.ftp_endpoint(pl[:200])
+    for detect in (
+        voice.rtp_header, voice.rtcp, voice.stun_message, voice.stun_service, voice.discord_ip_discovery,
+        voice.turn_channel_data, filexfer.utp_header, filexfer.tftp_request, filexfer.tftp_transfer,
+        filexfer.dht_peers, streaming.rtmp_hello, streaming.mpeg_ts, messaging.whatsapp, messaging.mtproto,
+        gaming.raknet_offline, gaming.minecraft_handshake, gaming.connectionless,
+    ):  # fmt: skip
+        detect(pl)
+    voice.stun_message(pl, stream=True)
+    filexfer.tracker_request(pl[:300].decode("latin-1"))
     wire.text_name(pl[:300])
     quic.crypto_frames(pl)
 

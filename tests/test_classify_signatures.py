@@ -183,8 +183,8 @@ def test_mqtt_xmpp_rtsp_rtmp():
     assert only_flow(run([*handshake(dport=45222), tcp(xmpp, dport=45222)])).use_case == "messaging"
     rtsp = b"OPTIONS rtsp://cam.example/stream RTSP/1.0\r\nCSeq: 1\r\n\r\n"
     assert only_flow(run([*handshake(dport=40554), tcp(rtsp, dport=40554)])).app == "RTSP"
-    rtmp = b"\x03" + bytes(4) + bytes(4) + bytes(1528)
-    f = only_flow(run([*handshake(dport=41935), tcp(rtmp, dport=41935)]))
+    rtmp = b"\x03" + bytes(4) + bytes(4) + bytes(1528)  # C0+C1; the server answers S0+S1
+    f = only_flow(run([*handshake(dport=41935), tcp(rtmp, dport=41935), tcp(rtmp, dport=41935, reply=True)]))
     assert (f.app, f.use_case) == ("RTMP", "streaming")
 
 
@@ -221,3 +221,18 @@ def test_classifier_instances_do_not_share_caches():
     a, b = load_classifier(None, use_default_user=False), load_classifier(None, use_default_user=False)
     a.names[b"\x01\x02\x03\x04"] = "x"
     assert not b.names
+
+
+def test_http_media_by_content_type_manifests_are_web_attachments_are_downloads():
+    def get(path: str, resp: bytes):
+        req = f"GET {path} HTTP/1.1\r\nHost: media.example\r\n\r\n".encode()
+        return only_flow(run([*handshake(dport=80), tcp(req, dport=80), tcp(resp, dport=80, reply=True)]))
+
+    hls = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apple.mpegurl\r\n\r\n#EXTM3U\n"
+    assert get("/live/index.m3u8", hls).use_case == "web"  # a manifest is text naming segments
+    seg = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n\r\n"
+    assert get("/live/seg7.m4s", seg).use_case == "streaming"
+    page = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>"
+    assert get("/promo.mp4", page).use_case == "web"  # the response's type outranks the path's guess
+    att = b'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename="a.iso"\r\n\r\n'
+    assert get("/get?id=3", att).use_case == "file_transfer"

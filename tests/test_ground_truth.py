@@ -114,12 +114,17 @@ def flows_of(path: Path, classifier) -> dict[tuple, list]:
     return out
 
 
-def compare(ndpi_dir: Path, classifier_factory=lambda: load_classifier(None, use_default_user=False)) -> Agreement:
-    """Replay every capture named in truth.tsv and match nDPI's flows to ours."""
+def compare(
+    ndpi_dir: Path,
+    classifier_factory=lambda: load_classifier(None, use_default_user=False),
+    only=None,
+) -> Agreement:
+    """Replay every capture named in truth.tsv (those ``only(name)`` accepts) and match nDPI's flows to ours."""
     rows = read_truth(ndpi_dir / "truth.tsv")
     by_file: dict[str, list[TruthRow]] = defaultdict(list)
     for r in rows:
-        by_file[r.file].append(r)
+        if only is None or only(r.file):
+            by_file[r.file].append(r)
     result = Agreement()
     for name, file_rows in sorted(by_file.items()):
         ours = flows_of(ndpi_dir / name, classifier_factory())
@@ -144,3 +149,36 @@ def test_use_cases_agree_with_ndpi(pcaps_dir):
     assert fn > 1000, "truth.tsv should list over a thousand flows"
     assert fa / fn >= FLOW_TARGET, f"flow agreement {fa}/{fn} below {FLOW_TARGET:.0%}\n{table}"
     assert ba / bn >= BYTE_TARGET, f"byte agreement {ba}/{bn} below {BYTE_TARGET:.0%}\n{table}"
+
+
+# Cross-validation (benchmarks/crossval.py prints the full table): the captures split in two
+# by a fixed hash of the file name; each half must reach the floors on its own, and the halves
+# must stay close, or the rules fit files rather than protocols.
+HALF_FLOW_FLOOR = 0.90
+HALF_BYTE_FLOOR = 0.95
+HALF_GAP = 0.03
+
+
+def _half(name: str) -> str:
+    import hashlib
+
+    return "A" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "B"
+
+
+@pytest.mark.timeout(600)
+def test_cross_validation_halves_agree_with_ndpi(pcaps_dir):
+    whole = compare(pcaps_dir / "ndpi")
+    halves = {"A": Agreement(), "B": Agreement()}
+    for o in whole.outcomes:
+        halves[_half(o.row.file)].outcomes.append(o)
+    rates = {}
+    for name, agr in halves.items():
+        print(f"\nhalf {name}\n{agr.table()}", file=sys.stderr)
+        fa, fn = agr.flows
+        ba, bn = agr.bytes
+        assert fn > 300, f"half {name} has only {fn} flows: the split should be near even"
+        rates[name] = (fa / fn, ba / bn)
+        assert fa / fn >= HALF_FLOW_FLOOR, f"half {name}: flow agreement {fa}/{fn}\n{agr.table()}"
+        assert ba / bn >= HALF_BYTE_FLOOR, f"half {name}: byte agreement {ba}/{bn}\n{agr.table()}"
+    assert abs(rates["A"][0] - rates["B"][0]) <= HALF_GAP, rates
+    assert abs(rates["A"][1] - rates["B"][1]) <= HALF_GAP, rates

@@ -16,12 +16,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.classify import quic, wire
+from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
 from tui.classify.rules import PayloadRule, Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
 NAME_CACHE = 65_536  # IP addresses whose names we remember
 NAME_MATCHES = 8_192  # names whose rule match is memoised
 EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
+PEER_CACHE = 8_192  # BitTorrent peers (address, port) seen in handshakes, uTP, DHT answers
 PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
 TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
@@ -45,7 +47,10 @@ DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
 _DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
 _HTTP_FIRST = frozenset(b"GPHDOCT")
 _BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
-_VIDEO_TYPES = ("video/", "audio/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash+xml")
+# Media by its Content-Type (RFC 6838 top-level types video/ and audio/; MPEG as application/);
+# HLS and DASH manifests (application/vnd.apple.mpegurl, application/dash+xml) are text that
+# names the segments, and count as web, as nDPI counts them; the segments are video/ or audio/.
+_VIDEO_TYPES = ("video/", "audio/", "application/mpeg", "application/vnd.ms-sstr")
 _DOWNLOAD_TYPES = (
     "application/octet-stream",
     "application/zip",
@@ -59,9 +64,14 @@ _DOWNLOAD_TYPES = (
     "application/x-debian-package",
     "application/x-iso9660-image",
     "application/x-bittorrent",
-    "application/pdf",
-)
-_VIDEO_PATHS = (".m3u8", ".mpd", ".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".ism/manifest")
+    "application/x-dosexec",
+    "application/x-msdos-program",
+    "application/x-executable",
+    "application/java-archive",
+    "application/vnd.microsoft.portable-executable",
+)  # what is saved to disk, not shown: a PDF is a page's content (and web to nDPI too)
+# What a request path says of a response that has no Content-Type (or none seen)
+_VIDEO_PATHS = (".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".m4v", ".mkv")
 
 
 @dataclass(slots=True)
@@ -82,7 +92,12 @@ class FlowState:
     crypto: dict[int, bytes] | None = None  # QUIC CRYPTO frames by offset
     keys: dict | None = None
     initials: int = 0
-    rtp_ssrc: int = -1
+    # What two-packet detectors saw first, made only for the flows that reach one (so most
+    # states stay small): "rtp" + end (the last RTP header (pt, seq, ssrc) from that end, 1 the
+    # flow's source, 2 its destination), "utp" (type, connection id), "tftp" (opcode, block),
+    # "rtmp" and "valve" (the end that sent the C0+C1 / the connectionless packet)
+    seen: dict | None = None
+    pending: bool = False  # a detector waits for a second packet (RTP, uTP, TFTP, RTMP)
     ftp: bool = False
     http_wait: bool = False
     want_cert: bool = False  # TLS without SNI: the server's certificate may name it
@@ -106,6 +121,9 @@ class Classifier:
         self.expected: OrderedDict[tuple[bytes, int], bool] = OrderedDict()  # FTP data endpoints (PASV/PORT)
         self.ftp_pairs: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()  # hosts with an FTP control session
         self._name_hits: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()  # name -> rule match
+        # BitTorrent peers: a swarm's other connections (often encrypted, BEP 8 / MSE) go to
+        # the endpoints its handshakes, uTP and DHT answers (BEP 5 compact peers) showed
+        self.peers: OrderedDict[tuple[bytes, int], bool] = OrderedDict()
         sig = rules.signatures
         self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
         # Lookup tables built once from the rules, so a flow costs a dict lookup, not a scan:
@@ -122,7 +140,18 @@ class Classifier:
         # learned name -> the hint it gives (rule, "learned name <pattern>"), memoised with _match
         self._hints: OrderedDict[str, tuple[Rule, str] | None] = OrderedDict()
         self._ftp_hint = (self._sig["ftp_data"], "ftp data: hosts of an ftp session")
+        self._peer_hint = (self._sig["bittorrent"], "bittorrent peer seen before")
         self._tls = self._sig["tls"]
+        self._nets = rules.networks  # CIDR -> (rule, "network <cidr>")
+        self._has_nets = bool(rules.networks)  # once: NetworkTable.__bool__ is a Python call
+        self._agents = rules.agents
+        self._agent_prefixes = tuple(p for p, _rule in rules.agents)
+        self._gate4 = rules.networks.v4.gate  # (an IPv4 /16 is selective enough on its own)
+        self._gate6 = rules.networks.v6.gate
+        self._fine6 = rules.networks.v6.fine
+        # signatures that name a transport, not a service: a learned name or a network names it
+        # (by identity: hashing a frozen dataclass costs a Python call)
+        self._generic = frozenset(id(self._sig[k]) for k in ("stun", "rtp", "rtcp"))
         self._dns_marks = {k: _DnsQuery(k) for k in _DNS_APPS}
         self._dns_reasons = {
             k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in _DNS_APPS
@@ -182,12 +211,23 @@ class Classifier:
             and not flow.decided
             and st.buf is None
             and st.crypto is None
-            and not (st.http_wait or st.ftp or st.want_cert)
-        ):  # nothing still arriving: a split ClientHello, QUIC Initials, an HTTP response, FTP commands
+            and not (st.http_wait or st.ftp or st.want_cert or st.pending)
+        ):  # nothing still arriving: a split ClientHello, QUIC Initials, an HTTP response, FTP commands,
+            # the second packet a two-packet detector (RTP, uTP, TFTP, RTMP) needs
             flow.decided = True
         self._apply(flow, st)
         if flow.decided:
             flow.scratch = None
+            if flow.app == "BitTorrent":
+                self._peer(flow.dst, flow.dport)
+                if proto == "UDP":  # uTP and DHT send from the port they listen on
+                    self._peer(flow.src, flow.sport)
+
+    def _peer(self, ip: bytes, port: int) -> None:
+        peers = self.peers
+        if len(peers) >= PEER_CACHE:
+            peers.popitem(last=False)
+        peers[(ip, port)] = True
 
     def finish(self, flow) -> None:
         """The engine has shown enough packets: settle on the best evidence so far."""
@@ -240,6 +280,23 @@ class Classifier:
             hint = self._hints.get(name, _MISSING)  # the memo's hit inlined: a call less per flow
             if hint is _MISSING:
                 hint = self._hint(name)
+        if hint is None and self._has_nets:
+            # the networks' gate of first 16 bits, inlined: most addresses stop here
+            d = flow.dst
+            s = flow.src
+            if len(d) == 4:
+                g4 = self._gate4
+                near = g4[(d[0] << 8) | d[1]] or g4[(s[0] << 8) | s[1]]
+            else:  # NetworkTable.v6.admits, inlined
+                g6 = self._gate6
+                a = g6[(d[0] << 8) | d[1]]
+                b = g6[(s[0] << 8) | s[1]]
+                near = a == 2 or b == 2 or (a and d[:4] in self._fine6) or (b and s[:4] in self._fine6)
+            if near:
+                nets = self._nets
+                hint = nets.lookup(d) or nets.lookup(s)
+        if self.peers and ((flow.dst, flow.dport) in self.peers or (flow.src, flow.sport) in self.peers):
+            hint = self._peer_hint
         if proto == "TCP":
             if self.expected and (
                 self.expected.pop((flow.dst, flow.dport), None) or self.expected.pop((flow.src, flow.sport), None)
@@ -415,10 +472,34 @@ class Classifier:
             return
         if b0 == 0x10 and wire.mqtt_connect(pl, 0):
             self._signature(flow, st, "mqtt", "mqtt connect")
-        elif b0 == 3 and wire.rtmp_handshake(pl, 0):
-            self._signature(flow, st, "rtmp", "rtmp handshake")
         elif (flow.sport == 53 or flow.dport == 53) and len(pl) > 14:
             self._dns(flow, st, pl[2:], "dns", from_src)
+        else:
+            self._tcp_detectors(flow, st, pl, b0, from_src)
+
+    def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
+        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
+        seen = st.seen
+        rtmp = seen.get("rtmp") if seen else None
+        if rtmp:
+            if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
+                st.pending = False
+                self._signature(flow, st, "rtmp", "rtmp handshake")
+            return
+        if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
+            _seen(st)["rtmp"] = 1 if from_src else 2
+            st.pending = True
+            return
+        if b0 in (0x57, 0x45) and messaging.whatsapp(pl):
+            self._signature(flow, st, "whatsapp", "whatsapp prologue")
+        elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
+            self._signature(flow, st, "telegram", "mtproto transport")
+        elif b0 < 2 and pl[4:8] == _STUN_COOKIE and voice.stun_message(pl, stream=True):
+            self._signature(flow, st, "stun", "stun over tcp")
+        elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
+            self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
+        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
+            self._signature(flow, st, "minecraft", "minecraft handshake")
 
     def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
         """Greetings and first commands of the mail and FTP protocols."""
@@ -502,7 +583,7 @@ class Classifier:
         self._carrier(flow, st, "tls", "tls certificate", decided=True)
 
     def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
-        method, target, host, _ua = req
+        method, target, host, ua = req
         kind = "http"
         if method == "CONNECT":
             kind = "http_connect"
@@ -510,6 +591,19 @@ class Classifier:
             kind = "http_proxy"
         if host:
             self._learn_name(flow, st, host, from_src)
+        if filexfer.tracker_request(target):
+            if host:
+                self._learn_name(flow, st, host, from_src)
+            self._signature(flow, st, "bittorrent", "http tracker")
+            return
+        if ua and self._agent_prefixes and ua.lower().startswith(self._agent_prefixes):
+            low = ua.lower()
+            for prefix, rule in self._agents:  # which one: only for a client that is one
+                if low.startswith(prefix):
+                    st.sig = rule
+                    st.sig_detail = ""
+                    flow.decided = True
+                    return
         path = target.split("?", 1)[0].lower()
         if path.endswith(_VIDEO_PATHS):
             st.content = self._sig["http_video"]
@@ -525,6 +619,11 @@ class Classifier:
                 st.content = self._sig["http_video"]
             elif ctype.startswith(_DOWNLOAD_TYPES):
                 st.content = self._sig["http_download"]
+            else:  # the response says what it is: the path's guess no longer counts
+                st.content = None
+        i = pl.find(b"isposition:", 0, 4096) if resp is not None else -1
+        if i > 0 and pl[i + 11 : i + 40].lower().lstrip().startswith(b"attachment"):
+            st.content = self._sig["http_download"]  # RFC 6266: to be saved as a file
         flow.decided = True
 
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
@@ -585,22 +684,78 @@ class Classifier:
             return
         b0 = pl[0]
         if b0 & 0x80:
-            if b0 & 0x40 and len(pl) >= 7 and self._quic(flow, st, pl, from_src):
-                return
-            r = wire.rtp(pl, 0)
-            if r is not None and (st.port is None or st.port[0].use_case in ("voice", "streaming")):
-                self._rtp(flow, st, pl, r)
+            if b0 & 0x40:
+                if len(pl) >= 7 and self._quic(flow, st, pl, from_src):
+                    return
+            elif self._media(flow, st, pl, from_src):
                 return
         if b0 == 0x16 and len(pl) > 13 and pl[1] == 0xFE and pl[2] in (0xFF, 0xFD, 0xFC):
             self._carrier(flow, st, "dtls", "dtls", decided=True)
         elif b0 < 2 and wire.stun(pl, 0):
-            self._signature(flow, st, "stun", "stun")
+            if voice.stun_service(pl) == "zoom":
+                self._signature(flow, st, "stun_zoom", "stun, zoom attribute")
+            else:
+                self._signature(flow, st, "stun", "stun")
         elif b0 in (0x4D, 0x4E, 0x48) and wire.ssdp(pl, 0):
             self._signature(flow, st, "ssdp", "ssdp")
         elif b0 == 0x64 and wire.bencoded_dht(pl, 0):
             self._signature(flow, st, "bittorrent_dht", "bittorrent dht")
+            for ip, port in filexfer.dht_peers(pl):
+                self._peer(ip, port)
         elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
             self._gquic(flow, st, pl)
+        elif b0 in _UDP_DETECTED:
+            self._udp_detectors(flow, st, pl, b0, from_src)
+
+    def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
+        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
+        port = st.port
+        # a well-known port names its service: only detectors of the same use case may
+        # overrule it (uTP and TFTP look like many binary headers)
+        use = port[0].use_case if port is not None and port[1] < 49152 else None
+        if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
+            u = filexfer.utp_header(pl)
+            if u is not None:
+                first = st.seen.get("utp") if st.seen else None
+                if first is not None and filexfer.utp_pair(first, u):
+                    st.pending = False
+                    self._signature(flow, st, "bittorrent", "utp")
+                elif first is None:
+                    _seen(st)["utp"] = u
+                    st.pending = True
+                return
+        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
+            if filexfer.tftp_request(pl):
+                self._signature(flow, st, "tftp", "tftp request")
+                return
+            t = filexfer.tftp_transfer(pl)
+            if t is not None:
+                first = st.seen.get("tftp") if st.seen else None
+                if first is not None and filexfer.tftp_answers(first, t):
+                    st.pending = False
+                    self._signature(flow, st, "tftp", "tftp data")
+                elif first is None:
+                    _seen(st)["tftp"] = t
+                    st.pending = True
+                return
+        if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
+            side = 1 if from_src else 2
+            first = st.seen.get("valve") if st.seen else None
+            if first and first != side:
+                st.pending = False
+                self._signature(flow, st, "source_engine", "connectionless packets both ways")
+            elif not first:
+                _seen(st)["valve"] = side
+                st.pending = True
+            return
+        if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
+            self._signature(flow, st, "discord", "discord ip discovery")
+        elif b0 == 0x47 and streaming.mpeg_ts(pl):
+            self._signature(flow, st, "mpegts", "mpeg transport stream")
+        elif b0 in gaming.RAKNET_IDS and use in (None, "gaming") and gaming.raknet_offline(pl):
+            self._signature(flow, st, "raknet", "raknet handshake")
+        elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
+            self._signature(flow, st, "stun", "turn channel data")
 
     def _dns(self, flow, st: FlowState, pl: bytes, kind: str, from_src: bool) -> bool:
         if len(pl) > 12 and not pl[2] & 0x80 and st.port is not None and st.port[0].app == _DNS_APPS.get(kind):
@@ -625,15 +780,26 @@ class Classifier:
             flow.decided = True
         return True
 
-    def _rtp(self, flow, st: FlowState, pl: bytes, kind: str) -> None:
-        if kind == "RTCP":
+    def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
+        port = st.port
+        if port is not None and port[0].use_case not in ("voice", "streaming") and port[1] < 49152:
+            return False  # a service's own port (a claim on the dynamic range that media use is weaker)
+        if voice.rtcp(pl):
             self._signature(flow, st, "rtcp", "rtcp header")
-            return
-        ssrc = wire.rtp_ssrc(pl, 0)
-        if ssrc == st.rtp_ssrc:
+            return True
+        h = voice.rtp_header(pl)
+        if h is None:
+            return False
+        key = "rtp1" if from_src else "rtp2"
+        prev = st.seen.get(key) if st.seen else None
+        if prev is not None and voice.rtp_follows(prev, h):
+            st.pending = False
             self._signature(flow, st, "rtp", "rtp header")
         else:
-            st.rtp_ssrc = ssrc
+            _seen(st)[key] = h
+            st.pending = True
+        return True
 
     def _quic(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
         version = int.from_bytes(pl[1:5], "big")
@@ -754,8 +920,15 @@ class Classifier:
         if st.sig is not None:
             r = st.sig
             flow.app = r.app
+            reason = f"{r.reason}: {st.sig_detail}" if st.sig_detail else r.reason
+            hint = st.hint
+            if hint is not None and id(r) in self._generic and hint[0].use_case in _MEDIA_USES:
+                # the media of a service a name or network tells (a Zoom meeting is video)
+                flow.use_case = hint[0].use_case
+                flow.reason = f"{reason}, {hint[1]}"
+                return
             flow.use_case = r.use_case
-            flow.reason = f"{r.reason}: {st.sig_detail}" if st.sig_detail else r.reason
+            flow.reason = reason
             return
         if st.carrier is not None:
             c = st.carrier
@@ -822,7 +995,33 @@ _SIGNATURES = (
     "mqtt",
     "rtmp",
     "ssdp",
+    "bittorrent",
+    "tftp",
+    "whatsapp",
+    "telegram",
+    "mpegts",
+    "raknet",
+    "minecraft",
+    "stun_zoom",
+    "discord",
+    "source_engine",
 )
+
+# first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
+# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X
+_UDP_DETECTED = frozenset((0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50)))
+_TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
+_MEDIA_USES = frozenset(("voice", "streaming"))
+_STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
+_MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
+
+
+def _seen(st: FlowState) -> dict:
+    """The flow's record of what its two-packet detectors saw first (made on first use)."""
+    seen = st.seen
+    if seen is None:
+        seen = st.seen = {}
+    return seen
 
 
 def _position(cand: tuple[int, PayloadRule]) -> int:

@@ -14,13 +14,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.classify.networks import NetworkTable
 from tui.snapshot import USE_CASES
 
 BUILTIN = Path(__file__).with_name("rules.toml")
 USER_DEFAULT = Path("~/.config/sockscope/rules.toml")
 
 TRANSPORTS = ("tcp", "udp", "sctp")
-SECTIONS = ("signatures", "protocols", "ports", "names", "payloads")
+SECTIONS = ("signatures", "protocols", "ports", "names", "payloads", "networks", "agents")
 
 
 class RulesError(ValueError):
@@ -58,11 +59,17 @@ class Rules:
     exact: dict[str, tuple[Rule, str]] = field(default_factory=dict)
     suffix: dict[str, tuple[Rule, str]] = field(default_factory=dict)
     prefix: dict[str, tuple[Rule, str]] = field(default_factory=dict)
-    globs: list[tuple[re.Pattern[str], Rule, str]] = field(default_factory=list)
+    # (literal tail after the last "*", regex, rule, pattern): the tail is compared first, so
+    # a name runs only the regexes of globs it could match
+    globs: list[tuple[str, re.Pattern[str], Rule, str]] = field(default_factory=list)
     payloads: list[PayloadRule] = field(default_factory=list)
     # payload rules indexed by their first byte (offset 0), the rest in ``payload_any``
     payload_index: dict[int, list[PayloadRule]] = field(default_factory=dict)
     payload_any: list[PayloadRule] = field(default_factory=list)
+    # CIDR -> (rule, "network <cidr>"), longest prefix wins
+    networks: NetworkTable = field(default_factory=NetworkTable)
+    # HTTP User-Agent prefixes (lower case) -> rule, later files first
+    agents: list[tuple[str, Rule]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
     def match_name(self, name: str) -> tuple[Rule, str] | None:
@@ -84,8 +91,8 @@ class Rules:
             hit = self.prefix.get(name[:dot])
             if hit is not None:
                 return hit
-        for rx, rule, pattern in self.globs:
-            if rx.fullmatch(name):
+        for tail, rx, rule, pattern in self.globs:
+            if name.endswith(tail) and rx.fullmatch(name):
                 return rule, pattern
         return None
 
@@ -167,6 +174,8 @@ _ALLOWED = {
     "ports": _COMMON | {"tcp", "udp", "sctp"},
     "names": _COMMON | {"patterns"},
     "payloads": _COMMON | {"transport", "offset", "text", "hex", "ports", "label"},
+    "networks": _COMMON | {"cidrs", "source"},
+    "agents": _COMMON | {"prefixes", "label"},
 }
 
 _NAME_OK = re.compile(r"^[a-z0-9*_.\-]+$")
@@ -212,7 +221,7 @@ def parse_rules(text: str, path: str, into: Rules) -> None:
             rule = chk.rule(section, 0, entry, reason, key=name)
             getattr(into, section)[name] = rule
 
-    for section in ("ports", "names", "payloads"):
+    for section in ("ports", "names", "payloads", "networks", "agents"):
         items = doc.get(section, [])
         if not isinstance(items, list):
             raise RulesError(f"rules file {path}: use [[{section}]] for {section} rules")
@@ -222,6 +231,10 @@ def parse_rules(text: str, path: str, into: Rules) -> None:
                 _add_ports(chk, i, entry, base, into)
             elif section == "names":
                 _add_names(chk, i, entry, base, into)
+            elif section == "networks":
+                _add_networks(chk, i, entry, base, into)
+            elif section == "agents":
+                _add_agents(chk, i, entry, base, into)
             else:
                 _add_payload(chk, i, entry, base, into)
     into.sources.append(path)
@@ -258,8 +271,35 @@ def _add_names(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> N
             into.prefix[pat[:-2]] = hit
         else:
             rx = re.compile(re.escape(pat).replace(r"\*", "[a-z0-9_.\\-]*"))
-            into.globs = [g for g in into.globs if g[2] != pat]
-            into.globs.insert(0, (rx, base, pat))
+            into.globs = [g for g in into.globs if g[3] != pat]
+            into.globs.insert(0, (pat.rsplit("*", 1)[1], rx, base, pat))
+
+
+def _add_networks(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
+    cidrs = entry.get("cidrs")
+    if not isinstance(cidrs, list) or not cidrs:
+        raise chk.fail("networks", i, "a [[networks]] rule needs cidrs = ['192.0.2.0/24', '2001:db8::/32', ...]")
+    source = entry.get("source", "")
+    if not isinstance(source, str):
+        raise chk.fail("networks", i, "source must be a string (where the blocks were published)")
+    for cidr in cidrs:
+        if not isinstance(cidr, str):
+            raise chk.fail("networks", i, f"bad network {cidr!r} (a CIDR string)")
+        try:
+            into.networks.add(cidr, (base, f"network {cidr}"))
+        except ValueError as exc:
+            raise chk.fail("networks", i, f"bad network {cidr!r}: {exc}") from None
+
+
+def _add_agents(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
+    prefixes = entry.get("prefixes")
+    if not isinstance(prefixes, list) or not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+        raise chk.fail("agents", i, "an [[agents]] rule needs prefixes = ['Client/', ...] (User-Agent beginnings)")
+    label = entry.get("label", base.app or "agent")
+    if not isinstance(label, str):
+        raise chk.fail("agents", i, "label must be a string")
+    rule = Rule(base.app, base.use_case, f"http user-agent {label}", base.service)
+    into.agents[:0] = [(p.lower(), rule) for p in prefixes]  # the later file's rules are tried first
 
 
 def _add_payload(chk: _Checker, i: int, entry: dict, base: Rule, into: Rules) -> None:
