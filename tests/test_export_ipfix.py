@@ -87,7 +87,7 @@ def _records(body: bytes, fields: list) -> list[dict]:
 
 def test_message_layout_follows_rfc7011():
     r = FlowRecord("end", "closed", FlowDelta(_view(), 3, 300, 2, 2000), 1.5, "eth0")
-    (msg, n), = messages(list(data_records(r)), seq=41, domain=5, with_templates=True, export_time=1234)
+    ((msg, n),) = messages(list(data_records(r)), seq=41, domain=5, with_templates=True, export_time=1234)
     head, templates, data = _parse(msg)
     assert head[2:] == (1234, 41, 5) and n == 2
     assert set(templates) == {TEMPLATE_V4, TEMPLATE_V6}
@@ -96,7 +96,7 @@ def test_message_layout_follows_rfc7011():
     assert [(ie, flen) for ie, flen, pen in templates[TEMPLATE_V6] if pen is None][:2] == [(27, 16), (28, 16)]
     ent = [(ie, flen, pen) for ie, flen, pen in templates[TEMPLATE_V4] if pen is not None]
     assert ent and all(pen == PEN and flen == 0xFFFF for _, flen, pen in ent)
-    (tid, body), = data
+    ((tid, body),) = data
     recs = _records(body, templates[tid])
     fwd, rev = recs
     assert fwd[(None, 8)] == 0xC0000201 and fwd[(None, 7)] == 1234 and fwd[(None, 11)] == 443

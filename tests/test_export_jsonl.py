@@ -62,7 +62,7 @@ def test_line_encoder_equals_the_record_dict_for_hostile_strings():
     from tui.export.tracker import FlowDelta, FlowRecord
     from tui.snapshot import FlowView
 
-    nasty = ['a\nb', 'q"uo\\te', "\x1b[31mred", "\u202eevil", "日本", "\x00nul", ""]
+    nasty = ["a\nb", 'q"uo\\te', "\x1b[31mred", "\u202eevil", "日本", "\x00nul", ""]
     recs = []
     for i, text in enumerate(nasty):
         v = FlowView(id=i, proto="UDP", family=6, src="2001:db8::1", sport=None if i % 2 else 5, dst="2001:db8::2",

@@ -338,9 +338,7 @@ def test_nested_tunnels():
         / VXLAN()
         / inner_eth()
     )
-    assert_inner_tcp(
-        bytes(pkt), ("Ethernet", "IPv4", "GRE", "IPv4", "UDP", "VXLAN", "Ethernet", "IPv4", "TCP")
-    )
+    assert_inner_tcp(bytes(pkt), ("Ethernet", "IPv4", "GRE", "IPv4", "UDP", "VXLAN", "Ethernet", "IPv4", "TCP"))
 
 
 def test_nesting_is_bounded():

@@ -98,8 +98,10 @@ async def test_view_state_is_reactive_and_bound_to_the_panels():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         monitor = app.screen
-        header, flows, packets = monitor.query_one(HeaderPanel), monitor.query_one(FlowsPanel), monitor.query_one(
-            PacketsPanel
+        header, flows, packets = (
+            monitor.query_one(HeaderPanel),
+            monitor.query_one(FlowsPanel),
+            monitor.query_one(PacketsPanel),
         )
         monitor.display_filter = "dns"
         await settle(pilot)

@@ -229,7 +229,7 @@ def _figure(label: str, value: str, width: int, style: str | Style = VALUE, left
 
 
 def _rate(bytes_s: int, packets_s: int, colour: str) -> Text:
-    """"  15.4 kb/s    9 p/s": bits a second and packets a second, each right-aligned."""
+    """Bits a second and packets a second, each right-aligned ("  15.4 kb/s    9 p/s")."""
     bits = human_bits(bytes_s * 8)
     pps = f"{human_count(packets_s)} p/s"
     t = Text(no_wrap=True)
