@@ -36,8 +36,26 @@ class Count:
         return {"packets": self.packets, "bytes": self.bytes}
 
 
+class TwoWay:
+    """``packets`` and ``bytes`` of a record counted each way (``*_ab`` src -> dst, ``*_ba`` back)."""
+
+    __slots__ = ()
+    packets_ab: int
+    bytes_ab: int
+    packets_ba: int
+    bytes_ba: int
+
+    @property
+    def packets(self) -> int:
+        return self.packets_ab + self.packets_ba
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_ab + self.bytes_ba
+
+
 @dataclass(frozen=True, slots=True)
-class FlowView:
+class FlowView(TwoWay):
     """A copy of one flow as it was at snapshot time."""
 
     id: int  # stable for the life of the flow (for UI rows)
@@ -65,14 +83,6 @@ class FlowView:
     container: str | None = None
     owner_note: str | None = None  # why the owner is unknown (not local, socket gone, ...)
     local_src: bool | None = None  # the owner's socket is the src end (its "out" is src -> dst)
-
-    @property
-    def packets(self) -> int:
-        return self.packets_ab + self.packets_ba
-
-    @property
-    def bytes(self) -> int:
-        return self.bytes_ab + self.bytes_ba
 
 
 @dataclass(frozen=True, slots=True)

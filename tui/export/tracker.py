@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tui.engine import Engine, copy_view, flow_copy
-from tui.snapshot import FlowView
+from tui.snapshot import FlowView, TwoWay
 
 # Why a record was made (the words of IPFIX's flowEndReason, IE 136).
 IDLE = "idle"  # no packet for the idle timeout
@@ -26,7 +26,7 @@ END_OF_CAPTURE = "end of capture"  # the capture stopped (end of file, signal, i
 
 
 @dataclass(frozen=True, slots=True)
-class FlowDelta:
+class FlowDelta(TwoWay):
     """What one flow did between two looks: counts each way, and the flow as it is now.
 
     ``src`` of ``view`` sent the flow's first packet: ``_ab`` is src -> dst ("orig"),
@@ -39,17 +39,9 @@ class FlowDelta:
     packets_ba: int
     bytes_ba: int
 
-    @property
-    def packets(self) -> int:
-        return self.packets_ab + self.packets_ba
-
-    @property
-    def bytes(self) -> int:
-        return self.bytes_ab + self.bytes_ba
-
 
 @dataclass(frozen=True, slots=True)
-class Moved:
+class Moved(TwoWay):
     """What one flow counted since the last tick, with the labels Prometheus needs (no view:
     a busy table moves thousands of flows a tick, and printable addresses cost)."""
 
@@ -63,14 +55,6 @@ class Moved:
     bytes_ab: int
     packets_ba: int
     bytes_ba: int
-
-    @property
-    def packets(self) -> int:
-        return self.packets_ab + self.packets_ba
-
-    @property
-    def bytes(self) -> int:
-        return self.bytes_ab + self.bytes_ba
 
 
 @dataclass(frozen=True, slots=True)
