@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tui.classify import quic, wire
 from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling
 from tui.classify.rules import PayloadRule, Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
@@ -25,7 +26,6 @@ NAME_MATCHES = 8_192  # names whose rule match is memoised
 EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
 PEER_CACHE = 8_192  # BitTorrent peers (address, port) seen in handshakes, uTP, DHT answers
 PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
-TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
 QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
 _MISSING = object()
@@ -103,7 +103,7 @@ class FlowState:
     want_cert: bool = False  # TLS without SNI: the server's certificate may name it
 
 
-class Classifier:
+class Classifier(TlsHandling):
     """Fills flow.app / use_case / reason / name / decided from rules and the first packets."""
 
     payload_only = True  # after a flow's first packet, packets without payload teach nothing here
@@ -547,41 +547,6 @@ class Classifier:
                 exp[(ip if ip is not None and len(sender) == 4 else sender, port)] = True
 
     # ------------------------------------------------------------------ TLS / HTTP
-    def _tls_hello(self, flow, st: FlowState, from_src: bool) -> None:
-        got = wire.tls_handshake(bytes(st.buf))
-        if got is None:
-            st.buf = None
-            self._carrier(flow, st, "tls", "tls", decided=True)
-            return
-        hs, complete = got
-        if not complete and len(st.buf) < TLS_BUFFER:
-            self._carrier(flow, st, "tls", "tls", decided=False)
-            return
-        st.buf = None
-        self._hello_done(flow, st, hs, from_src)
-
-    def _hello_done(self, flow, st: FlowState, hs: bytes, from_src: bool) -> None:
-        self._hello_sni(flow, st, wire.client_hello_sni(hs), from_src)
-
-    def _hello_sni(self, flow, st: FlowState, sni: str | None, from_src: bool) -> None:
-        label = "tls sni" if sni else "tls"
-        if sni:
-            self._learn_name(flow, st, sni, from_src)
-        else:
-            st.want_cert = True
-        self._carrier(flow, st, "tls", label, decided=bool(sni))
-
-    def _cert(self, flow, st: FlowState, pl: bytes) -> None:
-        """Look for the server's name in its certificate (TLS 1.2 sends it in clear)."""
-        name = wire.cert_host(pl, 0)
-        if name is None:
-            return
-        st.want_cert = False
-        flow.name = name
-        st.name_hit = self._match(name)
-        self._remember(flow.src if flow.sport < flow.dport else flow.dst, name)
-        self._carrier(flow, st, "tls", "tls certificate", decided=True)
-
     def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
         method, target, host, ua = req
         kind = "http"
