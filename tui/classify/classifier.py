@@ -15,18 +15,21 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tui.classify import quic, wire
+from tui.classify import wire
 from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+from tui.classify.detectors.banners import BANNER_FIRST, BannerHandling
+from tui.classify.detectors.dns import DNS_APPS, DNS_PORTS, DnsHandling
+from tui.classify.detectors.ftp import FtpHandling, host_pair
+from tui.classify.detectors.http import HTTP_FIRST, HttpHandling
+from tui.classify.detectors.quic import QuicHandling
 from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling
 from tui.classify.rules import PayloadRule, Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
 NAME_CACHE = 65_536  # IP addresses whose names we remember
 NAME_MATCHES = 8_192  # names whose rule match is memoised
-EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
 PEER_CACHE = 8_192  # BitTorrent peers (address, port) seen in handshakes, uTP, DHT answers
 PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
-QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
 _MISSING = object()
 # flow.scratch of a flow begun without payload and without a hint (its verdict from the ports
@@ -41,37 +44,6 @@ class _DnsQuery:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-
-
-DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
-_DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
-_HTTP_FIRST = frozenset(b"GPHDOCT")
-_BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
-# Media by its Content-Type (RFC 6838 top-level types video/ and audio/; MPEG as application/);
-# HLS and DASH manifests (application/vnd.apple.mpegurl, application/dash+xml) are text that
-# names the segments, and count as web, as nDPI counts them; the segments are video/ or audio/.
-_VIDEO_TYPES = ("video/", "audio/", "application/mpeg", "application/vnd.ms-sstr")
-_DOWNLOAD_TYPES = (
-    "application/octet-stream",
-    "application/zip",
-    "application/x-msdownload",
-    "application/x-gzip",
-    "application/gzip",
-    "application/x-tar",
-    "application/x-rar",
-    "application/x-7z",
-    "application/vnd.android.package-archive",
-    "application/x-debian-package",
-    "application/x-iso9660-image",
-    "application/x-bittorrent",
-    "application/x-dosexec",
-    "application/x-msdos-program",
-    "application/x-executable",
-    "application/java-archive",
-    "application/vnd.microsoft.portable-executable",
-)  # what is saved to disk, not shown: a PDF is a page's content (and web to nDPI too)
-# What a request path says of a response that has no Content-Type (or none seen)
-_VIDEO_PATHS = (".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".m4v", ".mkv")
 
 
 @dataclass(slots=True)
@@ -103,7 +75,7 @@ class FlowState:
     want_cert: bool = False  # TLS without SNI: the server's certificate may name it
 
 
-class Classifier(TlsHandling):
+class Classifier(TlsHandling, DnsHandling, HttpHandling, QuicHandling, FtpHandling, BannerHandling):
     """Fills flow.app / use_case / reason / name / decided from rules and the first packets."""
 
     payload_only = True  # after a flow's first packet, packets without payload teach nothing here
@@ -152,9 +124,9 @@ class Classifier(TlsHandling):
         # signatures that name a transport, not a service: a learned name or a network names it
         # (by identity: hashing a frozen dataclass costs a Python call)
         self._generic = frozenset(id(self._sig[k]) for k in ("stun", "rtp", "rtcp"))
-        self._dns_marks = {k: _DnsQuery(k) for k in _DNS_APPS}
+        self._dns_marks = {k: _DnsQuery(k) for k in DNS_APPS}
         self._dns_reasons = {
-            k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in _DNS_APPS
+            k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in DNS_APPS
         }
 
     # ------------------------------------------------------------------ engine interface
@@ -266,7 +238,7 @@ class Classifier(TlsHandling):
                 flow.name = name
         if proto == "UDP" and pl is not None and port is not None and len(pl) > 12 and not pl[2] & 0x80:
             kind = DNS_PORTS.get(flow.dport) or DNS_PORTS.get(flow.sport)
-            if kind is not None and port[0].app == _DNS_APPS[kind] and self.shortcuts and PAYLOAD_LIMIT == 2:
+            if kind is not None and port[0].app == DNS_APPS[kind] and self.shortcuts and PAYLOAD_LIMIT == 2:
                 # A query on a DNS port (a third of new flows on a busy link): the verdict _apply
                 # gives it, and a marker; the next payload (the answer) settles it in _dns_answer.
                 r = self._sig[kind]
@@ -306,7 +278,11 @@ class Classifier(TlsHandling):
                 flow.decided = True
                 flow.scratch = None
                 return None
-            if self.ftp_pairs and 21 not in (flow.sport, flow.dport) and _pair(flow.src, flow.dst) in self.ftp_pairs:
+            if (
+                self.ftp_pairs
+                and 21 not in (flow.sport, flow.dport)
+                and host_pair(flow.src, flow.dst) in self.ftp_pairs
+            ):
                 hint = self._ftp_hint
         if pl is not None:
             st = flow.scratch = FlowState(port, hint)
@@ -455,7 +431,7 @@ class Classifier(TlsHandling):
         if 20 <= b0 <= 23 and wire.tls_app_record(pl, 0):
             self._carrier(flow, st, "tls", "tls record", decided=True)
             return
-        if b0 in _HTTP_FIRST:
+        if b0 in HTTP_FIRST:
             req = wire.http_request(pl, 0)
             if req is not None:
                 self._http_request(flow, st, req, from_src)
@@ -466,7 +442,7 @@ class Classifier(TlsHandling):
                     self._carrier(flow, st, "http", "http response", decided=False)
                     self._http_response(flow, st, pl)
                     return
-        if st.payloads == 0 and b0 in _BANNER_FIRST and self._banner(flow, st, pl, from_src):
+        if st.payloads == 0 and b0 in BANNER_FIRST and self._banner(flow, st, pl, from_src):
             return
         if self._payload_rules(flow, st, pl, "TCP"):
             return
@@ -501,96 +477,7 @@ class Classifier(TlsHandling):
         elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
             self._signature(flow, st, "minecraft", "minecraft handshake")
 
-    def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
-        """Greetings and first commands of the mail and FTP protocols."""
-        head = pl[:4]
-        if head in (b"220 ", b"220-"):
-            text = pl[:256].lower()
-            port_app = st.port[0].app if st.port else None
-            if b"ftp" in text or (port_app in ("FTP",) and b"smtp" not in text):
-                self._ftp_start(flow, st, "ftp banner")
-                return True
-            self._signature(flow, st, "smtp", "smtp banner")
-            return True
-        if head in (b"EHLO", b"HELO", b"ehlo", b"helo") and len(pl) > 5 and pl[4] == 0x20:
-            self._signature(flow, st, "smtp", "smtp command")
-            return True
-        if head == b"+OK " or pl.startswith(b"+OK\r\n"):
-            self._signature(flow, st, "pop3", "pop3 banner")
-            return True
-        if head == b"* OK" or pl.startswith(b"* PREAUTH"):
-            self._signature(flow, st, "imap", "imap banner")
-            return True
-        if head in (b"USER", b"user") and st.port is not None and st.port[0].app == "FTP":
-            self._ftp_start(flow, st, "ftp command")
-            return True
-        return False
-
-    def _ftp_start(self, flow, st: FlowState, detail: str) -> None:
-        st.sig = self._sig["ftp"]
-        st.sig_detail = detail
-        st.ftp = True
-        pairs = self.ftp_pairs
-        if len(pairs) >= EXPECT_CACHE:
-            pairs.popitem(last=False)
-        pairs[_pair(flow.src, flow.dst)] = True
-
-    def _ftp_lines(self, flow, pl: bytes, from_src: bool) -> None:
-        sender = flow.src if from_src else flow.dst
-        for line in pl[:1024].split(b"\n")[:8]:
-            ep = wire.ftp_endpoint(line.strip())
-            if ep is not None:
-                ip, port = ep
-                exp = self.expected
-                if len(exp) >= EXPECT_CACHE:
-                    exp.popitem(last=False)
-                exp[(ip if ip is not None and len(sender) == 4 else sender, port)] = True
-
     # ------------------------------------------------------------------ TLS / HTTP
-    def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
-        method, target, host, ua = req
-        kind = "http"
-        if method == "CONNECT":
-            kind = "http_connect"
-        elif target.startswith(("http://", "https://")):
-            kind = "http_proxy"
-        if host:
-            self._learn_name(flow, st, host, from_src)
-        if filexfer.tracker_request(target):
-            if host:
-                self._learn_name(flow, st, host, from_src)
-            self._signature(flow, st, "bittorrent", "http tracker")
-            return
-        if ua and self._agent_prefixes and ua.lower().startswith(self._agent_prefixes):
-            low = ua.lower()
-            for prefix, rule in self._agents:  # which one: only for a client that is one
-                if low.startswith(prefix):
-                    st.sig = rule
-                    st.sig_detail = ""
-                    flow.decided = True
-                    return
-        path = target.split("?", 1)[0].lower()
-        if path.endswith(_VIDEO_PATHS):
-            st.content = self._sig["http_video"]
-        st.http_wait = True
-        self._carrier(flow, st, kind, "http host" if host else "http request", decided=False)
-
-    def _http_response(self, flow, st: FlowState, pl: bytes) -> None:
-        resp = wire.http_response(pl, 0)
-        st.http_wait = False
-        if resp is not None and resp[1]:
-            ctype = resp[1]
-            if ctype.startswith(_VIDEO_TYPES):
-                st.content = self._sig["http_video"]
-            elif ctype.startswith(_DOWNLOAD_TYPES):
-                st.content = self._sig["http_download"]
-            else:  # the response says what it is: the path's guess no longer counts
-                st.content = None
-        i = pl.find(b"isposition:", 0, 4096) if resp is not None else -1
-        if i > 0 and pl[i + 11 : i + 40].lower().lstrip().startswith(b"attachment"):
-            st.content = self._sig["http_download"]  # RFC 6266: to be saved as a file
-        flow.decided = True
-
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
         """A name the client asked for (SNI, Host): it names the flow and teaches the server's address."""
         flow.name = name
@@ -722,29 +609,6 @@ class Classifier(TlsHandling):
         elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
             self._signature(flow, st, "stun", "turn channel data")
 
-    def _dns(self, flow, st: FlowState, pl: bytes, kind: str, from_src: bool) -> bool:
-        if len(pl) > 12 and not pl[2] & 0x80 and st.port is not None and st.port[0].app == _DNS_APPS.get(kind):
-            # A query on a DNS port: the answer repeats the question and adds the addresses,
-            # so parse that one only.
-            if st.sig is None:
-                st.sig = self._sig[kind]
-                st.sig_detail = "dns query"
-            return True
-        msg = wire.dns_message(pl, 0)
-        if msg is None:
-            return False
-        is_resp, qname, addrs = msg
-        if qname and kind == "dns":
-            flow.name = qname
-        if is_resp and qname:
-            for a in addrs:
-                self._remember(a, qname)
-        st.sig = self._sig[kind]
-        st.sig_detail = "dns response" if is_resp else "dns query"
-        if is_resp:
-            flow.decided = True
-        return True
-
     def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
         """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
         port = st.port
@@ -765,56 +629,6 @@ class Classifier(TlsHandling):
             _seen(st)[key] = h
             st.pending = True
         return True
-
-    def _quic(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
-        version = int.from_bytes(pl[1:5], "big")
-        if quic.is_gquic(version):  # Q046 and later: long header with the old connection-id byte
-            self._gquic(flow, st, pl)
-            return True
-        lh = quic.long_header(pl, 0)
-        if lh is None:
-            return False
-        if version == 0 or version & 0x0F0F0F0F == 0x0A0A0A0A:  # negotiation, or a version that forces it
-            self._carrier(flow, st, "quic", "quic version negotiation", decided=True)
-            return True
-        if quic._salt(version) is None:
-            return False
-        if st.keys is None:
-            st.keys = {}
-            st.crypto = {}
-        if not from_src or st.initials >= QUIC_INITIALS:
-            if st.initials >= QUIC_INITIALS:
-                st.crypto = None
-                self._carrier(flow, st, "quic", "quic", decided=True)
-            return True
-        st.initials += 1
-        res = quic.initial_crypto(pl, 0, st.keys)
-        if res is None:
-            if st.carrier is None:
-                self._carrier(flow, st, "quic", "quic", decided=False)
-            return True
-        crypto = st.crypto
-        for coff, chunk in res[1]:
-            if coff < 65536 and len(crypto) < 64:
-                crypto[coff] = chunk
-        hs = _contiguous(crypto)
-        if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
-            st.crypto = None
-            sni = wire.client_hello_sni(hs)
-            if sni:
-                self._learn_name(flow, st, sni, from_src)
-            self._carrier(flow, st, "quic", "quic sni" if sni else "quic", decided=True)
-        else:
-            self._carrier(flow, st, "quic", "quic", decided=False)
-        return True
-
-    def _gquic(self, flow, st: FlowState, pl: bytes) -> None:
-        sni = quic.gquic_sni(pl, 0)
-        if isinstance(sni, str) and sni:
-            self._learn_name(flow, st, sni, True)
-            self._carrier(flow, st, "gquic", "gquic sni", decided=True)
-        else:
-            self._carrier(flow, st, "gquic", "gquic", decided=True)
 
     # ------------------------------------------------------------------ payload rules
     def _payload_rules(self, flow, st: FlowState, pl: bytes, transport: str) -> bool:
@@ -991,26 +805,3 @@ def _seen(st: FlowState) -> dict:
 
 def _position(cand: tuple[int, PayloadRule]) -> int:
     return cand[0]
-
-
-def _pair(a: bytes, b: bytes) -> tuple[bytes, bytes]:
-    return (a, b) if a <= b else (b, a)
-
-
-def _contiguous(chunks: dict[int, bytes]) -> bytes:
-    """CRYPTO stream bytes from offset 0 as far as they run without a gap."""
-    out = bytearray()
-    pos = 0
-    for _ in range(len(chunks)):
-        nxt = chunks.get(pos)
-        if nxt is None:
-            # a chunk that starts before pos and runs past it (retransmitted with other boundaries)
-            nxt = next(
-                (c[pos - o :] for o, c in chunks.items() if o < pos < o + len(c)),
-                None,
-            )
-            if nxt is None:
-                break
-        out += nxt
-        pos += len(nxt)
-    return bytes(out)
