@@ -16,14 +16,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.classify import wire
-from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+from tui.classify.detectors import filexfer, voice
 from tui.classify.detectors.banners import BANNER_FIRST, BannerHandling
 from tui.classify.detectors.dns import DNS_APPS, DNS_PORTS, DnsHandling
 from tui.classify.detectors.ftp import FtpHandling, host_pair
 from tui.classify.detectors.http import HTTP_FIRST, HttpHandling
+from tui.classify.detectors.payloads import PayloadRules
 from tui.classify.detectors.quic import QuicHandling
+from tui.classify.detectors.specs import UDP_DETECTED, SpecHandling
 from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling
-from tui.classify.rules import PayloadRule, Rule, Rules
+from tui.classify.rules import Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
 NAME_CACHE = 65_536  # IP addresses whose names we remember
@@ -75,7 +77,9 @@ class FlowState:
     want_cert: bool = False  # TLS without SNI: the server's certificate may name it
 
 
-class Classifier(TlsHandling, DnsHandling, HttpHandling, QuicHandling, FtpHandling, BannerHandling):
+class Classifier(
+    TlsHandling, DnsHandling, HttpHandling, QuicHandling, FtpHandling, BannerHandling, SpecHandling, PayloadRules
+):
     """Fills flow.app / use_case / reason / name / decided from rules and the first packets."""
 
     payload_only = True  # after a flow's first packet, packets without payload teach nothing here
@@ -453,30 +457,6 @@ class Classifier(TlsHandling, DnsHandling, HttpHandling, QuicHandling, FtpHandli
         else:
             self._tcp_detectors(flow, st, pl, b0, from_src)
 
-    def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
-        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
-        seen = st.seen
-        rtmp = seen.get("rtmp") if seen else None
-        if rtmp:
-            if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
-                st.pending = False
-                self._signature(flow, st, "rtmp", "rtmp handshake")
-            return
-        if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
-            _seen(st)["rtmp"] = 1 if from_src else 2
-            st.pending = True
-            return
-        if b0 in (0x57, 0x45) and messaging.whatsapp(pl):
-            self._signature(flow, st, "whatsapp", "whatsapp prologue")
-        elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
-            self._signature(flow, st, "telegram", "mtproto transport")
-        elif b0 < 2 and pl[4:8] == _STUN_COOKIE and voice.stun_message(pl, stream=True):
-            self._signature(flow, st, "stun", "stun over tcp")
-        elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
-            self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
-        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
-            self._signature(flow, st, "minecraft", "minecraft handshake")
-
     # ------------------------------------------------------------------ TLS / HTTP
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
         """A name the client asked for (SNI, Host): it names the flow and teaches the server's address."""
@@ -556,131 +536,10 @@ class Classifier(TlsHandling, DnsHandling, HttpHandling, QuicHandling, FtpHandli
                 self._peer(ip, port)
         elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
             self._gquic(flow, st, pl)
-        elif b0 in _UDP_DETECTED:
+        elif b0 in UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)
 
-    def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
-        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
-        port = st.port
-        # a well-known port names its service: only detectors of the same use case may
-        # overrule it (uTP and TFTP look like many binary headers)
-        use = port[0].use_case if port is not None and port[1] < 49152 else None
-        if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
-            u = filexfer.utp_header(pl)
-            if u is not None:
-                first = st.seen.get("utp") if st.seen else None
-                if first is not None and filexfer.utp_pair(first, u):
-                    st.pending = False
-                    self._signature(flow, st, "bittorrent", "utp")
-                elif first is None:
-                    _seen(st)["utp"] = u
-                    st.pending = True
-                return
-        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
-            if filexfer.tftp_request(pl):
-                self._signature(flow, st, "tftp", "tftp request")
-                return
-            t = filexfer.tftp_transfer(pl)
-            if t is not None:
-                first = st.seen.get("tftp") if st.seen else None
-                if first is not None and filexfer.tftp_answers(first, t):
-                    st.pending = False
-                    self._signature(flow, st, "tftp", "tftp data")
-                elif first is None:
-                    _seen(st)["tftp"] = t
-                    st.pending = True
-                return
-        if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
-            side = 1 if from_src else 2
-            first = st.seen.get("valve") if st.seen else None
-            if first and first != side:
-                st.pending = False
-                self._signature(flow, st, "source_engine", "connectionless packets both ways")
-            elif not first:
-                _seen(st)["valve"] = side
-                st.pending = True
-            return
-        if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
-            self._signature(flow, st, "discord", "discord ip discovery")
-        elif b0 == 0x47 and streaming.mpeg_ts(pl):
-            self._signature(flow, st, "mpegts", "mpeg transport stream")
-        elif b0 in gaming.RAKNET_IDS and use in (None, "gaming") and gaming.raknet_offline(pl):
-            self._signature(flow, st, "raknet", "raknet handshake")
-        elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
-            self._signature(flow, st, "stun", "turn channel data")
-
-    def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
-        """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
-        port = st.port
-        if port is not None and port[0].use_case not in ("voice", "streaming") and port[1] < 49152:
-            return False  # a service's own port (a claim on the dynamic range that media use is weaker)
-        if voice.rtcp(pl):
-            self._signature(flow, st, "rtcp", "rtcp header")
-            return True
-        h = voice.rtp_header(pl)
-        if h is None:
-            return False
-        key = "rtp1" if from_src else "rtp2"
-        prev = st.seen.get(key) if st.seen else None
-        if prev is not None and voice.rtp_follows(prev, h):
-            st.pending = False
-            self._signature(flow, st, "rtp", "rtp header")
-        else:
-            _seen(st)[key] = h
-            st.pending = True
-        return True
-
     # ------------------------------------------------------------------ payload rules
-    def _payload_rules(self, flow, st: FlowState, pl: bytes, transport: str) -> bool:
-        tables = self._payload_tables.get(transport)
-        if tables is None:
-            tables = self._payload_table(transport)
-        first, later = tables
-        cands = first.get(pl[0])
-        if cands is not None and self._try_payloads(flow, st, pl, cands):
-            return True
-        if not later:
-            return False
-        n = len(pl)
-        hits: tuple | None = None
-        for off, by_byte in later:  # rules at an offset: only those whose first byte is there
-            if off < n:
-                more = by_byte.get(pl[off])
-                if more is not None:
-                    hits = more if hits is None else tuple(sorted(hits + more, key=_position))
-        return hits is not None and self._try_payloads(flow, st, pl, hits)
-
-    def _try_payloads(self, flow, st: FlowState, pl: bytes, cands: tuple) -> bool:
-        for _pos, pr in cands:
-            if pr.ports and flow.sport not in pr.ports and flow.dport not in pr.ports:
-                continue
-            if pl.startswith(pr.prefix, pr.offset):
-                st.sig = pr.rule
-                st.sig_detail = ""
-                flow.decided = True
-                return True
-        return False
-
-    def _payload_table(self, transport: str) -> tuple[dict, tuple]:
-        """The payload rules for ``transport``: by first byte (offset 0), and by offset and the byte there.
-
-        Candidates keep the order the rules index gives them (offset-0 rules first, then the
-        others in their order), so the first match is the one a scan of every rule finds.
-        """
-        rules = self.rules
-        first: dict[int, tuple] = {}
-        for b, group in rules.payload_index.items():
-            fits = tuple((i, pr) for i, pr in enumerate(group) if pr.transport in ("ANY", transport))
-            if fits:
-                first[b] = fits
-        by_off: dict[int, dict[int, list]] = {}
-        for i, pr in enumerate(rules.payload_any):
-            if pr.transport in ("ANY", transport):
-                by_off.setdefault(pr.offset, {}).setdefault(pr.prefix[0], []).append((i, pr))
-        later = tuple((off, {b: tuple(c) for b, c in d.items()}) for off, d in sorted(by_off.items()))
-        self._payload_tables[transport] = (first, later)
-        return first, later
-
     # ------------------------------------------------------------------ verdicts
     def _signature(self, flow, st: FlowState, key: str, detail: str) -> None:
         st.sig = self._sig[key]
@@ -786,22 +645,4 @@ _SIGNATURES = (
     "source_engine",
 )
 
-# first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
-# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X
-_UDP_DETECTED = frozenset((0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50)))
-_TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _MEDIA_USES = frozenset(("voice", "streaming"))
-_STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
-_MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
-
-
-def _seen(st: FlowState) -> dict:
-    """The flow's record of what its two-packet detectors saw first (made on first use)."""
-    seen = st.seen
-    if seen is None:
-        seen = st.seen = {}
-    return seen
-
-
-def _position(cand: tuple[int, PayloadRule]) -> int:
-    return cand[0]
