@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.hostile_traffic import dns_flood, syn_flood, tiny_fragments
 from tui.classify import load_classifier
-from tui.classify.classifier import EXPECT_CACHE, NAME_CACHE
+from tui.classify.classifier import NAME_CACHE
+from tui.classify.detectors.ftp import EXPECT_CACHE
 from tui.engine import RETIRED_HOSTS_CAP, Engine
 
 pytestmark = pytest.mark.timeout(240)

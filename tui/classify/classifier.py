@@ -15,18 +15,23 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tui.classify import quic, wire
-from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
-from tui.classify.rules import PayloadRule, Rule, Rules
+from tui.classify import wire
+from tui.classify.detectors import filexfer, voice
+from tui.classify.detectors.banners import BANNER_FIRST, BannerHandling
+from tui.classify.detectors.dns import DNS_APPS, DNS_PORTS, DnsHandling
+from tui.classify.detectors.ftp import FtpHandling, host_pair
+from tui.classify.detectors.http import HTTP_FIRST, HttpHandling
+from tui.classify.detectors.payloads import PayloadRules
+from tui.classify.detectors.quic import QuicHandling
+from tui.classify.detectors.specs import UDP_DETECTED, SpecHandling
+from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling
+from tui.classify.rules import Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
 NAME_CACHE = 65_536  # IP addresses whose names we remember
 NAME_MATCHES = 8_192  # names whose rule match is memoised
-EXPECT_CACHE = 4_096  # announced FTP data endpoints, FTP host pairs
 PEER_CACHE = 8_192  # BitTorrent peers (address, port) seen in handshakes, uTP, DHT answers
 PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
-TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
-QUIC_INITIALS = 4  # client Initial packets decrypted per flow at most
 
 _MISSING = object()
 # flow.scratch of a flow begun without payload and without a hint (its verdict from the ports
@@ -41,37 +46,6 @@ class _DnsQuery:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-
-
-DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
-_DNS_APPS = {"dns": "DNS", "mdns": "MDNS", "llmnr": "LLMNR"}
-_HTTP_FIRST = frozenset(b"GPHDOCT")
-_BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
-# Media by its Content-Type (RFC 6838 top-level types video/ and audio/; MPEG as application/);
-# HLS and DASH manifests (application/vnd.apple.mpegurl, application/dash+xml) are text that
-# names the segments, and count as web, as nDPI counts them; the segments are video/ or audio/.
-_VIDEO_TYPES = ("video/", "audio/", "application/mpeg", "application/vnd.ms-sstr")
-_DOWNLOAD_TYPES = (
-    "application/octet-stream",
-    "application/zip",
-    "application/x-msdownload",
-    "application/x-gzip",
-    "application/gzip",
-    "application/x-tar",
-    "application/x-rar",
-    "application/x-7z",
-    "application/vnd.android.package-archive",
-    "application/x-debian-package",
-    "application/x-iso9660-image",
-    "application/x-bittorrent",
-    "application/x-dosexec",
-    "application/x-msdos-program",
-    "application/x-executable",
-    "application/java-archive",
-    "application/vnd.microsoft.portable-executable",
-)  # what is saved to disk, not shown: a PDF is a page's content (and web to nDPI too)
-# What a request path says of a response that has no Content-Type (or none seen)
-_VIDEO_PATHS = (".ts", ".m4s", ".mp4", ".webm", ".flv", ".m4a", ".mp3", ".aac", ".m4v", ".mkv")
 
 
 @dataclass(slots=True)
@@ -103,7 +77,9 @@ class FlowState:
     want_cert: bool = False  # TLS without SNI: the server's certificate may name it
 
 
-class Classifier:
+class Classifier(
+    TlsHandling, DnsHandling, HttpHandling, QuicHandling, FtpHandling, BannerHandling, SpecHandling, PayloadRules
+):
     """Fills flow.app / use_case / reason / name / decided from rules and the first packets."""
 
     payload_only = True  # after a flow's first packet, packets without payload teach nothing here
@@ -152,9 +128,9 @@ class Classifier:
         # signatures that name a transport, not a service: a learned name or a network names it
         # (by identity: hashing a frozen dataclass costs a Python call)
         self._generic = frozenset(id(self._sig[k]) for k in ("stun", "rtp", "rtcp"))
-        self._dns_marks = {k: _DnsQuery(k) for k in _DNS_APPS}
+        self._dns_marks = {k: _DnsQuery(k) for k in DNS_APPS}
         self._dns_reasons = {
-            k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in _DNS_APPS
+            k: (f"{self._sig[k].reason}: dns query", f"{self._sig[k].reason}: dns response") for k in DNS_APPS
         }
 
     # ------------------------------------------------------------------ engine interface
@@ -266,7 +242,7 @@ class Classifier:
                 flow.name = name
         if proto == "UDP" and pl is not None and port is not None and len(pl) > 12 and not pl[2] & 0x80:
             kind = DNS_PORTS.get(flow.dport) or DNS_PORTS.get(flow.sport)
-            if kind is not None and port[0].app == _DNS_APPS[kind] and self.shortcuts and PAYLOAD_LIMIT == 2:
+            if kind is not None and port[0].app == DNS_APPS[kind] and self.shortcuts and PAYLOAD_LIMIT == 2:
                 # A query on a DNS port (a third of new flows on a busy link): the verdict _apply
                 # gives it, and a marker; the next payload (the answer) settles it in _dns_answer.
                 r = self._sig[kind]
@@ -306,7 +282,11 @@ class Classifier:
                 flow.decided = True
                 flow.scratch = None
                 return None
-            if self.ftp_pairs and 21 not in (flow.sport, flow.dport) and _pair(flow.src, flow.dst) in self.ftp_pairs:
+            if (
+                self.ftp_pairs
+                and 21 not in (flow.sport, flow.dport)
+                and host_pair(flow.src, flow.dst) in self.ftp_pairs
+            ):
                 hint = self._ftp_hint
         if pl is not None:
             st = flow.scratch = FlowState(port, hint)
@@ -455,7 +435,7 @@ class Classifier:
         if 20 <= b0 <= 23 and wire.tls_app_record(pl, 0):
             self._carrier(flow, st, "tls", "tls record", decided=True)
             return
-        if b0 in _HTTP_FIRST:
+        if b0 in HTTP_FIRST:
             req = wire.http_request(pl, 0)
             if req is not None:
                 self._http_request(flow, st, req, from_src)
@@ -466,7 +446,7 @@ class Classifier:
                     self._carrier(flow, st, "http", "http response", decided=False)
                     self._http_response(flow, st, pl)
                     return
-        if st.payloads == 0 and b0 in _BANNER_FIRST and self._banner(flow, st, pl, from_src):
+        if st.payloads == 0 and b0 in BANNER_FIRST and self._banner(flow, st, pl, from_src):
             return
         if self._payload_rules(flow, st, pl, "TCP"):
             return
@@ -477,155 +457,7 @@ class Classifier:
         else:
             self._tcp_detectors(flow, st, pl, b0, from_src)
 
-    def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
-        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
-        seen = st.seen
-        rtmp = seen.get("rtmp") if seen else None
-        if rtmp:
-            if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
-                st.pending = False
-                self._signature(flow, st, "rtmp", "rtmp handshake")
-            return
-        if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
-            _seen(st)["rtmp"] = 1 if from_src else 2
-            st.pending = True
-            return
-        if b0 in (0x57, 0x45) and messaging.whatsapp(pl):
-            self._signature(flow, st, "whatsapp", "whatsapp prologue")
-        elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
-            self._signature(flow, st, "telegram", "mtproto transport")
-        elif b0 < 2 and pl[4:8] == _STUN_COOKIE and voice.stun_message(pl, stream=True):
-            self._signature(flow, st, "stun", "stun over tcp")
-        elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
-            self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
-        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
-            self._signature(flow, st, "minecraft", "minecraft handshake")
-
-    def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
-        """Greetings and first commands of the mail and FTP protocols."""
-        head = pl[:4]
-        if head in (b"220 ", b"220-"):
-            text = pl[:256].lower()
-            port_app = st.port[0].app if st.port else None
-            if b"ftp" in text or (port_app in ("FTP",) and b"smtp" not in text):
-                self._ftp_start(flow, st, "ftp banner")
-                return True
-            self._signature(flow, st, "smtp", "smtp banner")
-            return True
-        if head in (b"EHLO", b"HELO", b"ehlo", b"helo") and len(pl) > 5 and pl[4] == 0x20:
-            self._signature(flow, st, "smtp", "smtp command")
-            return True
-        if head == b"+OK " or pl.startswith(b"+OK\r\n"):
-            self._signature(flow, st, "pop3", "pop3 banner")
-            return True
-        if head == b"* OK" or pl.startswith(b"* PREAUTH"):
-            self._signature(flow, st, "imap", "imap banner")
-            return True
-        if head in (b"USER", b"user") and st.port is not None and st.port[0].app == "FTP":
-            self._ftp_start(flow, st, "ftp command")
-            return True
-        return False
-
-    def _ftp_start(self, flow, st: FlowState, detail: str) -> None:
-        st.sig = self._sig["ftp"]
-        st.sig_detail = detail
-        st.ftp = True
-        pairs = self.ftp_pairs
-        if len(pairs) >= EXPECT_CACHE:
-            pairs.popitem(last=False)
-        pairs[_pair(flow.src, flow.dst)] = True
-
-    def _ftp_lines(self, flow, pl: bytes, from_src: bool) -> None:
-        sender = flow.src if from_src else flow.dst
-        for line in pl[:1024].split(b"\n")[:8]:
-            ep = wire.ftp_endpoint(line.strip())
-            if ep is not None:
-                ip, port = ep
-                exp = self.expected
-                if len(exp) >= EXPECT_CACHE:
-                    exp.popitem(last=False)
-                exp[(ip if ip is not None and len(sender) == 4 else sender, port)] = True
-
     # ------------------------------------------------------------------ TLS / HTTP
-    def _tls_hello(self, flow, st: FlowState, from_src: bool) -> None:
-        got = wire.tls_handshake(bytes(st.buf))
-        if got is None:
-            st.buf = None
-            self._carrier(flow, st, "tls", "tls", decided=True)
-            return
-        hs, complete = got
-        if not complete and len(st.buf) < TLS_BUFFER:
-            self._carrier(flow, st, "tls", "tls", decided=False)
-            return
-        st.buf = None
-        self._hello_done(flow, st, hs, from_src)
-
-    def _hello_done(self, flow, st: FlowState, hs: bytes, from_src: bool) -> None:
-        self._hello_sni(flow, st, wire.client_hello_sni(hs), from_src)
-
-    def _hello_sni(self, flow, st: FlowState, sni: str | None, from_src: bool) -> None:
-        label = "tls sni" if sni else "tls"
-        if sni:
-            self._learn_name(flow, st, sni, from_src)
-        else:
-            st.want_cert = True
-        self._carrier(flow, st, "tls", label, decided=bool(sni))
-
-    def _cert(self, flow, st: FlowState, pl: bytes) -> None:
-        """Look for the server's name in its certificate (TLS 1.2 sends it in clear)."""
-        name = wire.cert_host(pl, 0)
-        if name is None:
-            return
-        st.want_cert = False
-        flow.name = name
-        st.name_hit = self._match(name)
-        self._remember(flow.src if flow.sport < flow.dport else flow.dst, name)
-        self._carrier(flow, st, "tls", "tls certificate", decided=True)
-
-    def _http_request(self, flow, st: FlowState, req: tuple, from_src: bool) -> None:
-        method, target, host, ua = req
-        kind = "http"
-        if method == "CONNECT":
-            kind = "http_connect"
-        elif target.startswith(("http://", "https://")):
-            kind = "http_proxy"
-        if host:
-            self._learn_name(flow, st, host, from_src)
-        if filexfer.tracker_request(target):
-            if host:
-                self._learn_name(flow, st, host, from_src)
-            self._signature(flow, st, "bittorrent", "http tracker")
-            return
-        if ua and self._agent_prefixes and ua.lower().startswith(self._agent_prefixes):
-            low = ua.lower()
-            for prefix, rule in self._agents:  # which one: only for a client that is one
-                if low.startswith(prefix):
-                    st.sig = rule
-                    st.sig_detail = ""
-                    flow.decided = True
-                    return
-        path = target.split("?", 1)[0].lower()
-        if path.endswith(_VIDEO_PATHS):
-            st.content = self._sig["http_video"]
-        st.http_wait = True
-        self._carrier(flow, st, kind, "http host" if host else "http request", decided=False)
-
-    def _http_response(self, flow, st: FlowState, pl: bytes) -> None:
-        resp = wire.http_response(pl, 0)
-        st.http_wait = False
-        if resp is not None and resp[1]:
-            ctype = resp[1]
-            if ctype.startswith(_VIDEO_TYPES):
-                st.content = self._sig["http_video"]
-            elif ctype.startswith(_DOWNLOAD_TYPES):
-                st.content = self._sig["http_download"]
-            else:  # the response says what it is: the path's guess no longer counts
-                st.content = None
-        i = pl.find(b"isposition:", 0, 4096) if resp is not None else -1
-        if i > 0 and pl[i + 11 : i + 40].lower().lstrip().startswith(b"attachment"):
-            st.content = self._sig["http_download"]  # RFC 6266: to be saved as a file
-        flow.decided = True
-
     def _learn_name(self, flow, st: FlowState, name: str, from_src: bool) -> None:
         """A name the client asked for (SNI, Host): it names the flow and teaches the server's address."""
         flow.name = name
@@ -704,204 +536,10 @@ class Classifier:
                 self._peer(ip, port)
         elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
             self._gquic(flow, st, pl)
-        elif b0 in _UDP_DETECTED:
+        elif b0 in UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)
 
-    def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
-        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
-        port = st.port
-        # a well-known port names its service: only detectors of the same use case may
-        # overrule it (uTP and TFTP look like many binary headers)
-        use = port[0].use_case if port is not None and port[1] < 49152 else None
-        if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
-            u = filexfer.utp_header(pl)
-            if u is not None:
-                first = st.seen.get("utp") if st.seen else None
-                if first is not None and filexfer.utp_pair(first, u):
-                    st.pending = False
-                    self._signature(flow, st, "bittorrent", "utp")
-                elif first is None:
-                    _seen(st)["utp"] = u
-                    st.pending = True
-                return
-        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
-            if filexfer.tftp_request(pl):
-                self._signature(flow, st, "tftp", "tftp request")
-                return
-            t = filexfer.tftp_transfer(pl)
-            if t is not None:
-                first = st.seen.get("tftp") if st.seen else None
-                if first is not None and filexfer.tftp_answers(first, t):
-                    st.pending = False
-                    self._signature(flow, st, "tftp", "tftp data")
-                elif first is None:
-                    _seen(st)["tftp"] = t
-                    st.pending = True
-                return
-        if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
-            side = 1 if from_src else 2
-            first = st.seen.get("valve") if st.seen else None
-            if first and first != side:
-                st.pending = False
-                self._signature(flow, st, "source_engine", "connectionless packets both ways")
-            elif not first:
-                _seen(st)["valve"] = side
-                st.pending = True
-            return
-        if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
-            self._signature(flow, st, "discord", "discord ip discovery")
-        elif b0 == 0x47 and streaming.mpeg_ts(pl):
-            self._signature(flow, st, "mpegts", "mpeg transport stream")
-        elif b0 in gaming.RAKNET_IDS and use in (None, "gaming") and gaming.raknet_offline(pl):
-            self._signature(flow, st, "raknet", "raknet handshake")
-        elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
-            self._signature(flow, st, "stun", "turn channel data")
-
-    def _dns(self, flow, st: FlowState, pl: bytes, kind: str, from_src: bool) -> bool:
-        if len(pl) > 12 and not pl[2] & 0x80 and st.port is not None and st.port[0].app == _DNS_APPS.get(kind):
-            # A query on a DNS port: the answer repeats the question and adds the addresses,
-            # so parse that one only.
-            if st.sig is None:
-                st.sig = self._sig[kind]
-                st.sig_detail = "dns query"
-            return True
-        msg = wire.dns_message(pl, 0)
-        if msg is None:
-            return False
-        is_resp, qname, addrs = msg
-        if qname and kind == "dns":
-            flow.name = qname
-        if is_resp and qname:
-            for a in addrs:
-                self._remember(a, qname)
-        st.sig = self._sig[kind]
-        st.sig_detail = "dns response" if is_resp else "dns query"
-        if is_resp:
-            flow.decided = True
-        return True
-
-    def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
-        """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
-        port = st.port
-        if port is not None and port[0].use_case not in ("voice", "streaming") and port[1] < 49152:
-            return False  # a service's own port (a claim on the dynamic range that media use is weaker)
-        if voice.rtcp(pl):
-            self._signature(flow, st, "rtcp", "rtcp header")
-            return True
-        h = voice.rtp_header(pl)
-        if h is None:
-            return False
-        key = "rtp1" if from_src else "rtp2"
-        prev = st.seen.get(key) if st.seen else None
-        if prev is not None and voice.rtp_follows(prev, h):
-            st.pending = False
-            self._signature(flow, st, "rtp", "rtp header")
-        else:
-            _seen(st)[key] = h
-            st.pending = True
-        return True
-
-    def _quic(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
-        version = int.from_bytes(pl[1:5], "big")
-        if quic.is_gquic(version):  # Q046 and later: long header with the old connection-id byte
-            self._gquic(flow, st, pl)
-            return True
-        lh = quic.long_header(pl, 0)
-        if lh is None:
-            return False
-        if version == 0 or version & 0x0F0F0F0F == 0x0A0A0A0A:  # negotiation, or a version that forces it
-            self._carrier(flow, st, "quic", "quic version negotiation", decided=True)
-            return True
-        if quic._salt(version) is None:
-            return False
-        if st.keys is None:
-            st.keys = {}
-            st.crypto = {}
-        if not from_src or st.initials >= QUIC_INITIALS:
-            if st.initials >= QUIC_INITIALS:
-                st.crypto = None
-                self._carrier(flow, st, "quic", "quic", decided=True)
-            return True
-        st.initials += 1
-        res = quic.initial_crypto(pl, 0, st.keys)
-        if res is None:
-            if st.carrier is None:
-                self._carrier(flow, st, "quic", "quic", decided=False)
-            return True
-        crypto = st.crypto
-        for coff, chunk in res[1]:
-            if coff < 65536 and len(crypto) < 64:
-                crypto[coff] = chunk
-        hs = _contiguous(crypto)
-        if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
-            st.crypto = None
-            sni = wire.client_hello_sni(hs)
-            if sni:
-                self._learn_name(flow, st, sni, from_src)
-            self._carrier(flow, st, "quic", "quic sni" if sni else "quic", decided=True)
-        else:
-            self._carrier(flow, st, "quic", "quic", decided=False)
-        return True
-
-    def _gquic(self, flow, st: FlowState, pl: bytes) -> None:
-        sni = quic.gquic_sni(pl, 0)
-        if isinstance(sni, str) and sni:
-            self._learn_name(flow, st, sni, True)
-            self._carrier(flow, st, "gquic", "gquic sni", decided=True)
-        else:
-            self._carrier(flow, st, "gquic", "gquic", decided=True)
-
     # ------------------------------------------------------------------ payload rules
-    def _payload_rules(self, flow, st: FlowState, pl: bytes, transport: str) -> bool:
-        tables = self._payload_tables.get(transport)
-        if tables is None:
-            tables = self._payload_table(transport)
-        first, later = tables
-        cands = first.get(pl[0])
-        if cands is not None and self._try_payloads(flow, st, pl, cands):
-            return True
-        if not later:
-            return False
-        n = len(pl)
-        hits: tuple | None = None
-        for off, by_byte in later:  # rules at an offset: only those whose first byte is there
-            if off < n:
-                more = by_byte.get(pl[off])
-                if more is not None:
-                    hits = more if hits is None else tuple(sorted(hits + more, key=_position))
-        return hits is not None and self._try_payloads(flow, st, pl, hits)
-
-    def _try_payloads(self, flow, st: FlowState, pl: bytes, cands: tuple) -> bool:
-        for _pos, pr in cands:
-            if pr.ports and flow.sport not in pr.ports and flow.dport not in pr.ports:
-                continue
-            if pl.startswith(pr.prefix, pr.offset):
-                st.sig = pr.rule
-                st.sig_detail = ""
-                flow.decided = True
-                return True
-        return False
-
-    def _payload_table(self, transport: str) -> tuple[dict, tuple]:
-        """The payload rules for ``transport``: by first byte (offset 0), and by offset and the byte there.
-
-        Candidates keep the order the rules index gives them (offset-0 rules first, then the
-        others in their order), so the first match is the one a scan of every rule finds.
-        """
-        rules = self.rules
-        first: dict[int, tuple] = {}
-        for b, group in rules.payload_index.items():
-            fits = tuple((i, pr) for i, pr in enumerate(group) if pr.transport in ("ANY", transport))
-            if fits:
-                first[b] = fits
-        by_off: dict[int, dict[int, list]] = {}
-        for i, pr in enumerate(rules.payload_any):
-            if pr.transport in ("ANY", transport):
-                by_off.setdefault(pr.offset, {}).setdefault(pr.prefix[0], []).append((i, pr))
-        later = tuple((off, {b: tuple(c) for b, c in d.items()}) for off, d in sorted(by_off.items()))
-        self._payload_tables[transport] = (first, later)
-        return first, later
-
     # ------------------------------------------------------------------ verdicts
     def _signature(self, flow, st: FlowState, key: str, detail: str) -> None:
         st.sig = self._sig[key]
@@ -1007,45 +645,4 @@ _SIGNATURES = (
     "source_engine",
 )
 
-# first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
-# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X
-_UDP_DETECTED = frozenset((0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50)))
-_TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _MEDIA_USES = frozenset(("voice", "streaming"))
-_STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
-_MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
-
-
-def _seen(st: FlowState) -> dict:
-    """The flow's record of what its two-packet detectors saw first (made on first use)."""
-    seen = st.seen
-    if seen is None:
-        seen = st.seen = {}
-    return seen
-
-
-def _position(cand: tuple[int, PayloadRule]) -> int:
-    return cand[0]
-
-
-def _pair(a: bytes, b: bytes) -> tuple[bytes, bytes]:
-    return (a, b) if a <= b else (b, a)
-
-
-def _contiguous(chunks: dict[int, bytes]) -> bytes:
-    """CRYPTO stream bytes from offset 0 as far as they run without a gap."""
-    out = bytearray()
-    pos = 0
-    for _ in range(len(chunks)):
-        nxt = chunks.get(pos)
-        if nxt is None:
-            # a chunk that starts before pos and runs past it (retransmitted with other boundaries)
-            nxt = next(
-                (c[pos - o :] for o, c in chunks.items() if o < pos < o + len(c)),
-                None,
-            )
-            if nxt is None:
-                break
-        out += nxt
-        pos += len(nxt)
-    return bytes(out)

@@ -1,0 +1,39 @@
+"""Greetings and first commands of the text protocols: SMTP, POP3, IMAP, FTP (RFC 5321, 1939, 9051, 959)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.classify.classifier import FlowState
+
+BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
+
+
+class BannerHandling:
+    """Banner handling of the Classifier (a mixin: it uses the classifier's verdict helpers)."""
+
+    def _banner(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """Greetings and first commands of the mail and FTP protocols."""
+        head = pl[:4]
+        if head in (b"220 ", b"220-"):
+            text = pl[:256].lower()
+            port_app = st.port[0].app if st.port else None
+            if b"ftp" in text or (port_app in ("FTP",) and b"smtp" not in text):
+                self._ftp_start(flow, st, "ftp banner")
+                return True
+            self._signature(flow, st, "smtp", "smtp banner")
+            return True
+        if head in (b"EHLO", b"HELO", b"ehlo", b"helo") and len(pl) > 5 and pl[4] == 0x20:
+            self._signature(flow, st, "smtp", "smtp command")
+            return True
+        if head == b"+OK " or pl.startswith(b"+OK\r\n"):
+            self._signature(flow, st, "pop3", "pop3 banner")
+            return True
+        if head == b"* OK" or pl.startswith(b"* PREAUTH"):
+            self._signature(flow, st, "imap", "imap banner")
+            return True
+        if head in (b"USER", b"user") and st.port is not None and st.port[0].app == "FTP":
+            self._ftp_start(flow, st, "ftp command")
+            return True
+        return False

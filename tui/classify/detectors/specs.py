@@ -1,0 +1,127 @@
+"""Glue between the Classifier and the spec-written detectors (voice, filexfer, gaming, streaming,
+messaging): which detector a first byte calls, and the two-packet state (RTP, uTP, TFTP, RTMP,
+Source engine) kept in ``FlowState.seen``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+
+if TYPE_CHECKING:
+    from tui.classify.classifier import FlowState
+
+# first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
+# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X
+UDP_DETECTED = frozenset((0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50)))
+_TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
+_STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
+_MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
+
+
+class SpecHandling:
+    """Media and spec-detector glue of the Classifier (a mixin: it uses the verdict helpers)."""
+
+    def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
+        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
+        seen = st.seen
+        rtmp = seen.get("rtmp") if seen else None
+        if rtmp:
+            if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
+                st.pending = False
+                self._signature(flow, st, "rtmp", "rtmp handshake")
+            return
+        if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
+            _seen(st)["rtmp"] = 1 if from_src else 2
+            st.pending = True
+            return
+        if b0 in (0x57, 0x45) and messaging.whatsapp(pl):
+            self._signature(flow, st, "whatsapp", "whatsapp prologue")
+        elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
+            self._signature(flow, st, "telegram", "mtproto transport")
+        elif b0 < 2 and pl[4:8] == _STUN_COOKIE and voice.stun_message(pl, stream=True):
+            self._signature(flow, st, "stun", "stun over tcp")
+        elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
+            self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
+        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
+            self._signature(flow, st, "minecraft", "minecraft handshake")
+
+    def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
+        """Detectors written from the protocols' specifications (tui/classify/detectors)."""
+        port = st.port
+        # a well-known port names its service: only detectors of the same use case may
+        # overrule it (uTP and TFTP look like many binary headers)
+        use = port[0].use_case if port is not None and port[1] < 49152 else None
+        if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
+            u = filexfer.utp_header(pl)
+            if u is not None:
+                first = st.seen.get("utp") if st.seen else None
+                if first is not None and filexfer.utp_pair(first, u):
+                    st.pending = False
+                    self._signature(flow, st, "bittorrent", "utp")
+                elif first is None:
+                    _seen(st)["utp"] = u
+                    st.pending = True
+                return
+        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
+            if filexfer.tftp_request(pl):
+                self._signature(flow, st, "tftp", "tftp request")
+                return
+            t = filexfer.tftp_transfer(pl)
+            if t is not None:
+                first = st.seen.get("tftp") if st.seen else None
+                if first is not None and filexfer.tftp_answers(first, t):
+                    st.pending = False
+                    self._signature(flow, st, "tftp", "tftp data")
+                elif first is None:
+                    _seen(st)["tftp"] = t
+                    st.pending = True
+                return
+        if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
+            side = 1 if from_src else 2
+            first = st.seen.get("valve") if st.seen else None
+            if first and first != side:
+                st.pending = False
+                self._signature(flow, st, "source_engine", "connectionless packets both ways")
+            elif not first:
+                _seen(st)["valve"] = side
+                st.pending = True
+            return
+        if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
+            self._signature(flow, st, "discord", "discord ip discovery")
+        elif b0 == 0x47 and streaming.mpeg_ts(pl):
+            self._signature(flow, st, "mpegts", "mpeg transport stream")
+        elif b0 in gaming.RAKNET_IDS and use in (None, "gaming") and gaming.raknet_offline(pl):
+            self._signature(flow, st, "raknet", "raknet handshake")
+        elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
+            self._signature(flow, st, "stun", "turn channel data")
+
+    def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
+        port = st.port
+        if port is not None and port[0].use_case not in ("voice", "streaming") and port[1] < 49152:
+            return False  # a service's own port (a claim on the dynamic range that media use is weaker)
+        if voice.rtcp(pl):
+            self._signature(flow, st, "rtcp", "rtcp header")
+            return True
+        h = voice.rtp_header(pl)
+        if h is None:
+            return False
+        key = "rtp1" if from_src else "rtp2"
+        prev = st.seen.get(key) if st.seen else None
+        if prev is not None and voice.rtp_follows(prev, h):
+            st.pending = False
+            self._signature(flow, st, "rtp", "rtp header")
+        else:
+            _seen(st)[key] = h
+            st.pending = True
+        return True
+
+
+def _seen(st: FlowState) -> dict:
+    """The flow's record of what its two-packet detectors saw first (made on first use)."""
+    seen = st.seen
+    if seen is None:
+        seen = st.seen = {}
+    return seen
