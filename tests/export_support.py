@@ -21,11 +21,13 @@ from pathlib import Path
 
 from conftest import REPO, _skip
 
+from tui.snapshot import TwoWay
+
 BASE_TS = 1_700_000_000.0
 
 
 @dataclass(slots=True)
-class FlowTruth:
+class FlowTruth(TwoWay):
     """What the test put into one flow: counts each way, by construction."""
 
     proto: str
@@ -38,14 +40,6 @@ class FlowTruth:
     bytes_ab: int = 0
     packets_ba: int = 0
     bytes_ba: int = 0
-
-    @property
-    def packets(self) -> int:
-        return self.packets_ab + self.packets_ba
-
-    @property
-    def bytes(self) -> int:
-        return self.bytes_ab + self.bytes_ba
 
 
 @dataclass(slots=True)
