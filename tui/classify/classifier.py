@@ -643,6 +643,7 @@ _SIGNATURES = (
     "stun_zoom",
     "discord",
     "source_engine",
+    *("among_us", "steam_sockets", "nintendo_pia", "mihoyo", "battle_net"),  # gaming, issue 12
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))

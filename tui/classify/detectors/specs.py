@@ -13,8 +13,12 @@ if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
 
 # first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
-# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X
-UDP_DETECTED = frozenset((0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50)))
+# 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X, the games' of _GAMING_UDP
+# (Hazel's Hello and Ack, Steam Networking Sockets' handshake, Nintendo PIA, miHoYo's 0x00)
+_GAMING_UDP = frozenset((0x00, 0x08, 0x0A, 0x20, 0x21, 0x22, 0x23, 0x32))
+UDP_DETECTED = frozenset(
+    (0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50), *_GAMING_UDP)
+)
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
@@ -44,6 +48,8 @@ class SpecHandling:
             self._signature(flow, st, "stun", "stun over tcp")
         elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
             self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
+        elif (b0 in gaming.BNET_CLASSES or b0 == 1) and self._battle_net(flow, st, pl, b0, from_src):
+            return
         elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
             self._signature(flow, st, "minecraft", "minecraft handshake")
 
@@ -53,6 +59,8 @@ class SpecHandling:
         # a well-known port names its service: only detectors of the same use case may
         # overrule it (uTP and TFTP look like many binary headers)
         use = port[0].use_case if port is not None and port[1] < 49152 else None
+        if b0 in _GAMING_UDP and use in (None, "gaming") and self._gaming_udp(flow, st, pl, b0, from_src):
+            return
         if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
             u = filexfer.utp_header(pl)
             if u is not None:
@@ -96,6 +104,74 @@ class SpecHandling:
             self._signature(flow, st, "raknet", "raknet handshake")
         elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
             self._signature(flow, st, "stun", "turn channel data")
+
+    def _gaming_udp(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
+        """Game handshakes over UDP (tui/classify/detectors/gaming.py): True when the packet was one."""
+        seen = st.seen
+        if b0 == 0x08:  # Hazel Hello: wait for the other end's Ack of its id
+            pid = gaming.hazel_hello(pl)
+            if pid is None:
+                return False
+            _seen(st)["hazel"] = (from_src, pid)
+            st.pending = True
+            return True
+        if b0 == 0x0A:
+            got = seen.get("hazel") if seen else None
+            if got is None or got[0] == from_src or not gaming.hazel_ack(pl, got[1]):
+                return False
+            st.pending = False
+            self._signature(flow, st, "among_us", "hazel hello and ack")
+            return True
+        if b0 in gaming.SNS_REQUESTS:  # a padded request: wait for the answer with its connection id
+            conn = gaming.sns_request(pl)
+            if conn is None:
+                return False
+            _seen(st)["sns"] = (from_src, b0, conn)
+            st.pending = True
+            return True
+        if b0 == 0x21 or b0 == 0x23:
+            got = seen.get("sns") if seen else None
+            if got is None or got[0] == from_src or not gaming.sns_reply(pl, got[1], got[2]):
+                return False
+            st.pending = False
+            self._signature(flow, st, "steam_sockets", "steam networking sockets handshake")
+            return True
+        if b0 == 0x32:
+            if not gaming.nintendo_pia(pl):
+                return False
+            self._signature(flow, st, "nintendo_pia", "pia header")
+            return True
+        if b0 == 0 and gaming.mihoyo_handshake(pl):
+            self._signature(flow, st, "mihoyo", "kcp handshake")
+            return True
+        return False
+
+    def _battle_net(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
+        """BNCS/W3GS messages from both ends (after the client's protocol byte 1): True when one was."""
+        seen = st.seen
+        sides = seen.get("bnet", 0) if seen else 0
+        if b0 == 1:
+            if st.payloads != 0 or not from_src:
+                return False
+            if len(pl) == 1:  # the protocol byte alone: the messages follow
+                _seen(st)["bnet"] = 0
+                st.pending = True
+                return True
+            if not gaming.bnet_frames(pl, 1):
+                return False
+            side = 1
+        elif gaming.bnet_frames(pl):
+            side = 1 if from_src else 2
+        else:
+            return False
+        sides |= side
+        if sides == 3:
+            st.pending = False
+            self._signature(flow, st, "battle_net", "bncs messages both ways")
+        else:
+            _seen(st)["bnet"] = sides
+            st.pending = True
+        return True
 
     def _media(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
         """RTCP in one packet; RTP (or SRTP) when the same sender's next packet continues its stream."""
