@@ -129,3 +129,25 @@ def test_gaming_block_claims_no_port_twice():
         assert rules.ports[key].use_case == "gaming"
     assert rules.ports[("UDP", 5060)].use_case != "gaming"  # SIP stays voice
     assert ("UDP", 7078) not in rules.ports  # softphones' RTP range is not claimed
+
+
+# ---- World of Warcraft and netcode.io, as [[payloads]] rules
+def test_wow_logon_challenge_and_world_connection():
+    body = b"WoW\x00" + bytes([3, 3, 5]) + struct.pack("<H", 12340) + b"68x\x00niW\x00SUne" + bytes(8) + b"\x04TEST"
+    challenge = b"\x00\x08" + struct.pack("<H", len(body)) + body
+    f = only_flow(run([*handshake(dport=40150), tcp(challenge, dport=40150)]))
+    assert (f.app, f.use_case) == ("WorldOfWarcraft", "gaming")
+    hello = b"WORLD OF WARCRAFT CONNECTION - SERVER TO CLIENT - V2\n"
+    f = only_flow(run([*handshake(dport=40151), tcp(hello, dport=40151, reply=True)]))
+    assert f.app == "WorldOfWarcraft"
+    f = only_flow(run([*handshake(dport=40152), tcp(b"\x00\x08\x20\x00WoX\x00" + bytes(30), dport=40152)]))
+    assert f.app != "WorldOfWarcraft"
+
+
+def test_netcode_io_connection_request():
+    request = b"\x00NETCODE 1.02\x00" + struct.pack("<QQ", 0x1122334455667788, 1700000000) + os.urandom(24 + 1024)
+    assert len(request) == 1078
+    f = only_flow(run([udp(request, sport=40160, dport=40260)]))
+    assert (f.app, f.use_case) == ("Yojimbo", "gaming")
+    f = only_flow(run([udp(b"\x00NETCODX 1.02\x00" + bytes(60), sport=40161, dport=40261)]))
+    assert f.app != "Yojimbo"
