@@ -151,3 +151,23 @@ def test_netcode_io_connection_request():
     assert (f.app, f.use_case) == ("Yojimbo", "gaming")
     f = only_flow(run([udp(b"\x00NETCODX 1.02\x00" + bytes(60), sport=40161, dport=40261)]))
     assert f.app != "Yojimbo"
+
+
+def test_steam_cm_minecraft_legacy_gamespy_and_playstation_discovery():
+    body = struct.pack("<I", 0x80000000 | 9805) + bytes(16)
+    frame = struct.pack("<I", len(body)) + b"VT01" + body
+    f = only_flow(run([*handshake(dport=40170), tcp(frame, dport=40170)]))
+    assert (f.app, f.use_case) == ("Steam", "gaming")
+    ping = b"\xfe\x01\xfa\x00\x0b" + "MC|PingHost".encode("utf-16-be") + struct.pack("!H", 7) + bytes(7)
+    f = only_flow(run([*handshake(dport=40171), tcp(ping, dport=40171)]))
+    assert (f.app, f.use_case) == ("Minecraft", "gaming")
+    f = only_flow(run([udp(b"\\status\\", sport=40172, dport=40272)]))
+    assert (f.app, f.use_case) == ("GameSpy", "gaming")
+    srch = b"SRCH * HTTP/1.1\ndevice-discovery-protocol-version:00020020\n"
+    f = only_flow(run([udp(srch, sport=40173, dport=40273)]))
+    assert (f.app, f.use_case) == ("PlayStation", "gaming")
+    # near misses: another magic after the length, a ping without the PingHost string
+    f = only_flow(run([*handshake(dport=40174), tcp(struct.pack("<I", 20) + b"VT02" + bytes(20), dport=40174)]))
+    assert f.app != "Steam"
+    f = only_flow(run([*handshake(dport=40175), tcp(b"\xfe\x01\xfa\x00\x0b" + bytes(30), dport=40175)]))
+    assert f.app != "Minecraft"
