@@ -171,3 +171,32 @@ def test_steam_cm_minecraft_legacy_gamespy_and_playstation_discovery():
     assert f.app != "Steam"
     f = only_flow(run([*handshake(dport=40175), tcp(b"\xfe\x01\xfa\x00\x0b" + bytes(30), dport=40175)]))
     assert f.app != "Minecraft"
+
+
+def test_detectors_never_raise_on_short_or_random_input():
+    import random
+
+    rnd = random.Random(12)
+    samples = [b"", b"\x08", b"\x20\x01", b"\xff", b"\xf7\x01\x04", b"\x32\xab\x98\x64"]
+    samples += [bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 600))) for _ in range(300)]
+    for pl in samples:
+        gaming.hazel_hello(pl)
+        gaming.hazel_ack(pl, 1)
+        gaming.sns_request(pl)
+        gaming.sns_reply(pl, 0x20, b"\x00\x00\x00\x00")
+        gaming.mihoyo_handshake(pl)
+        gaming.nintendo_pia(pl)
+        gaming.bnet_frames(pl)
+        gaming.bnet_frames(pl, 1)
+    # and through the classifier: every first byte the gaming dispatch acts on, short and long
+    pkts = []
+    for i, b0 in enumerate((0x00, 0x08, 0x0A, 0x20, 0x21, 0x22, 0x23, 0x32)):
+        pkts.append(udp(bytes([b0]), sport=41000 + i, dport=41100))
+        pkts.append(udp(bytes([b0]) + bytes(600), sport=41000 + i, dport=41100, reply=True))
+    for i, b0 in enumerate((0x01, 0xF7, 0xFF)):
+        pkts += [
+            *handshake(dport=41200 + i),
+            tcp(bytes([b0]), dport=41200 + i),
+            tcp(bytes([b0, 0, 0]), dport=41200 + i),
+        ]
+    run(pkts)
