@@ -200,3 +200,13 @@ def test_detectors_never_raise_on_short_or_random_input():
             tcp(bytes([b0, 0, 0]), dport=41200 + i),
         ]
     run(pkts)
+
+
+def test_steam_remote_play_discovery_one_way():
+    disc = (
+        b"\xff\xff\xff\xff\x21\x4c\x5f\xa0" + struct.pack("<I", 8) + os.urandom(8) + struct.pack("<I", 12) + bytes(12)
+    )
+    f = only_flow(run([udp(disc, sport=40180, dport=40280)]))
+    assert (f.app, f.use_case) == ("Steam", "gaming")
+    f = only_flow(run([udp(b"\xff\xff\xff\xff\x21\x4c\x5f\xa1" + bytes(20), sport=40181, dport=40281)]))
+    assert f.app != "Steam"  # one connectionless packet with another magic: not enough
