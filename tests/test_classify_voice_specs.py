@@ -76,10 +76,7 @@ def test_iax2_near_misses():
 
 # ---------------------------------------------------------------- MGCP (RFC 3435), Megaco (RFC 3525)
 
-CRCX = (
-    b"CRCX 1204 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\n"
-    b"C: A3C47F21456789F0\r\nL: p:10, a:PCMU\r\nM: sendrecv\r\n"
-)
+CRCX = b"CRCX 1204 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nL: p:10, a:PCMU\r\nM: sendrecv\r\n"
 
 
 def test_mgcp_commands():
@@ -114,7 +111,8 @@ def test_megaco_text_messages():
 
 
 def zrtp_hello() -> bytes:
-    return struct.pack("!BBH", 0x10, 0, 1) + b"ZRTP" + struct.pack("!I", 0xDEADBEEF) + b"\x50\x5a" + bytes(2) + b"Hello   "
+    header = struct.pack("!BBH", 0x10, 0, 1) + b"ZRTP" + struct.pack("!I", 0xDEADBEEF)
+    return header + b"\x50\x5a" + bytes(2) + b"Hello   "
 
 
 def test_zrtp_hello_and_near_misses():
