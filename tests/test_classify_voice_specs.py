@@ -244,3 +244,17 @@ def test_garbage_never_raises():
             streaming.rtsp_interleaved(pl)
             streaming.mms_tcp(pl)
             streaming.spotify_hello(pl)
+
+
+def test_meet_ppstream_ports_and_shoutcast_reply():
+    f = only_flow(run([udp(os.urandom(100), sport=40000, dport=19306)]))
+    assert (f.app, f.use_case) == ("Google Meet", "voice")
+    f = only_flow(run([udp(os.urandom(100), sport=40000, dport=19305)]))
+    assert f.app == "STUN"  # STUN's own port keeps its rule
+    f = only_flow(run([udp(os.urandom(60), sport=17788, dport=40001)]))
+    assert (f.app, f.use_case) == ("PPStream", "streaming")
+    ok2 = b"OK2\r\nicy-caps:11\r\n\r\n"
+    f = only_flow(run([*handshake(dport=48001), tcp(b"hackme\r\n", dport=48001), tcp(ok2, dport=48001, reply=True)]))
+    assert (f.app, f.use_case) == ("ShoutCast", "streaming")
+    f = only_flow(run([*handshake(dport=48001), tcp(b"OK\r\n", dport=48001, reply=True)]))
+    assert f.app is None
