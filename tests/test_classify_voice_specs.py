@@ -258,3 +258,40 @@ def test_meet_ppstream_ports_and_shoutcast_reply():
     assert (f.app, f.use_case) == ("ShoutCast", "streaming")
     f = only_flow(run([*handshake(dport=48001), tcp(b"OK\r\n", dport=48001, reply=True)]))
     assert f.app is None
+
+
+# ---------------------------------------------------------------- Skype's UDP obfuscation layer
+
+
+def skype_udp(crc: bytes, body_len: int = 40) -> bytes:
+    # id (2), function 0x02 (obfuscated payload), IV (4), CRC32 of the clear text (4), RC4 bytes
+    return os.urandom(2) + b"\x02" + os.urandom(4) + crc + os.urandom(body_len)
+
+
+def test_skype_two_packets_same_crc():
+    crc = b"\x9a\x1b\x2c\x3d"
+    first, second = skype_udp(crc), skype_udp(crc)
+    assert voice.skype_pair(first, second)
+    f = only_flow(run([udp(first, sport=40000, dport=41000), udp(second, sport=40000, dport=41000, reply=True)]))
+    assert (f.app, f.use_case) == ("Skype", "voice")
+
+
+def test_skype_near_misses():
+    crc = b"\x9a\x1b\x2c\x3d"
+    assert not voice.skype_pair(skype_udp(crc), skype_udp(b"\x00\x1b\x2c\x3d"))  # another CRC
+    same = skype_udp(crc)
+    assert not voice.skype_pair(same, same)  # a repeated packet: the IV would differ
+    # RTP video: packets of one frame share timestamp and SSRC (bytes 4-11), sequence 0x02xx
+    v1 = struct.pack("!BBHII", 0x80, 96, 0x0210, 90000, 0x11223344) + os.urandom(100)
+    v2 = struct.pack("!BBHII", 0x80, 96, 0x0211, 90000, 0x11223344) + os.urandom(100)
+    assert not voice.skype_pair(v1, v2)
+    f = only_flow(run([udp(v1, sport=40000, dport=41000), udp(v2, sport=40000, dport=41000)]))
+    assert (f.app, f.use_case) == ("RTP", "voice")
+    # the same pair to a multicast group, or on a service's port, is not Skype
+    a, b = skype_udp(crc), skype_udp(crc)
+    pkts = [udp(a, sport=40000, dport=41000), udp(b, sport=40000, dport=41000)]
+    for p in pkts:
+        p["IP"].dst = "239.1.2.3"
+    assert only_flow(run(pkts)).app != "Skype"
+    f = only_flow(run([udp(a, sport=40000, dport=5353), udp(b, sport=40000, dport=5353)]))
+    assert f.app != "Skype"

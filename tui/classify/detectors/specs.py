@@ -140,6 +140,27 @@ class SpecHandling:
             return True
         return False
 
+    def _skype(self, flow, st: FlowState, pl: bytes) -> bool:
+        """Skype's UDP obfuscation layer, two packets: the first two payloads of a flow on no
+        service's port both carry it with the same CRC and different IVs (see voice.skype_udp)."""
+        port = st.port
+        if port is not None and port[1] < 49152:
+            return False
+        d = flow.dst
+        if d[0] >= 224 if len(d) == 4 else d[0] == 0xFF:  # multicast or broadcast: no call goes there
+            return False
+        seen = st.seen
+        first = seen.get("skype") if seen else None
+        if first is None:
+            if st.payloads == 0:  # only a flow's first payload opens the test
+                _seen(st)["skype"] = pl[:11]
+            return False
+        seen["skype"] = b""  # one answer only: the packet right after the first
+        if first and voice.skype_pair(first, pl):
+            self._spec(flow, st, "skype", "skype udp obfuscation layer")
+            return True
+        return False
+
     def _spec(self, flow, st: FlowState, key: str, detail: str) -> None:
         """A verdict by a signature of rules.toml that the classifier's own table may not list."""
         rule = self._sig.get(key)

@@ -203,3 +203,20 @@ def tpkt_h323(pl: bytes) -> str | None:
     if pl[4] == 0x08 and pl[5] <= 2:
         return "q931"
     return None if _x224(pl, tlen) else "h245"
+
+
+def skype_pair(first: bytes, cur: bytes) -> bool:
+    """Two packets of Skype's UDP obfuscation layer (Biondi and Desclaux, "Silver Needle in the
+    Skype", Black Hat Europe 2006: a 2-byte id, the function byte 0x02 for an obfuscated
+    payload, a 4-byte IV, the 4-byte CRC32 of the clear text): the same CRC behind different
+    IVs.  Two packets of one RTP stream (same first two bytes, sequence ahead), whose video
+    frames also repeat bytes 7-10, are not it."""
+    if len(first) < 11 or len(cur) < 11 or first[2] != 2 or cur[2] != 2:
+        return False
+    if first[7:11] != cur[7:11] or first[3:7] == cur[3:7]:
+        return False
+    if first[0] & 0xC0 == 0x80 and first[:2] == cur[:2]:
+        step = (((cur[2] << 8) | cur[3]) - ((first[2] << 8) | first[3])) & 0xFFFF
+        if 0 < step <= SEQ_WINDOW:
+            return False
+    return True
