@@ -514,6 +514,8 @@ class Classifier(
             return
         if self._payload_rules(flow, st, pl, "UDP"):
             return
+        if len(pl) >= 11 and pl[2] == 2 and self._skype(flow, st, pl):  # specs.py: its obfuscation layer
+            return
         b0 = pl[0]
         if b0 & 0x80:
             if b0 & 0x40:

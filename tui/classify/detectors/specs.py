@@ -8,16 +8,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+from tui.classify.rules import Rule
 
 if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
 
 # first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
 # 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X, the games' of _GAMING_UDP
-# (Hazel's Hello and Ack, Steam Networking Sockets' handshake, Nintendo PIA, miHoYo's 0x00)
+# (Hazel's Hello and Ack, Steam Networking Sockets' handshake, Nintendo PIA, miHoYo's 0x00),
+# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10
 _GAMING_UDP = frozenset((0x00, 0x08, 0x0A, 0x20, 0x21, 0x22, 0x23, 0x32))
 UDP_DETECTED = frozenset(
     (0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50), *_GAMING_UDP)
+    + (0x52, 0x54, 0x10)
 )
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
@@ -36,6 +39,8 @@ class SpecHandling:
                 st.pending = False
                 self._signature(flow, st, "rtmp", "rtmp handshake")
             return
+        if b0 <= 3 and self._tcp_media(flow, st, pl, b0):
+            return
         if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
             _seen(st)["rtmp"] = 1 if from_src else 2
             st.pending = True
@@ -52,6 +57,8 @@ class SpecHandling:
             return
         elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
             self._signature(flow, st, "minecraft", "minecraft handshake")
+        elif b0 == 0x24 and streaming.rtsp_interleaved(pl):
+            self._spec(flow, st, "rtsp", "rtsp interleaved rtp")
 
     def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Detectors written from the protocols' specifications (tui/classify/detectors)."""
@@ -104,6 +111,71 @@ class SpecHandling:
             self._signature(flow, st, "raknet", "raknet handshake")
         elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
             self._signature(flow, st, "stun", "turn channel data")
+        elif use in (None, "voice"):
+            self._udp_voice(flow, st, pl, b0)
+
+    def _udp_voice(self, flow, st: FlowState, pl: bytes, b0: int) -> None:
+        """Text and binary VoIP signalling on UDP (issue 12), by first byte."""
+        if b0 == 0x54:
+            if voice.teamspeak3_init(pl):
+                self._spec(flow, st, "teamspeak", "teamspeak 3 init")
+        elif b0 == 0x10:
+            if voice.zrtp_packet(pl):
+                self._spec(flow, st, "zrtp", "zrtp packet")
+        elif b0 in voice.MGCP_FIRST and voice.mgcp_command(pl):
+            self._spec(flow, st, "mgcp", "mgcp command")
+        elif b0 in (0x4D, 0x21) and voice.megaco_message(pl):
+            self._spec(flow, st, "megaco", "megaco message")
+
+    def _tcp_media(self, flow, st: FlowState, pl: bytes, b0: int) -> bool:
+        """H.323 over TPKT, MMS, Spotify's access point, RTSP-interleaved media (issue 12)."""
+        port = st.port
+        use = port[0].use_case if port is not None and port[1] < 49152 else None
+        if use not in (None, "voice", "streaming"):
+            return False
+        if b0 == 3:
+            kind = voice.tpkt_h323(pl)
+            if kind is not None:
+                self._spec(flow, st, "h323", "h.225 q.931 over tpkt" if kind == "q931" else "h.245 over tpkt")
+                return True
+        elif b0 == 1:
+            if streaming.mms_tcp(pl):
+                self._spec(flow, st, "mms", "mms tcp message")
+                return True
+        elif b0 == 0 and streaming.spotify_hello(pl):
+            self._spec(flow, st, "spotify", "spotify access point hello")
+            return True
+        return False
+
+    def _skype(self, flow, st: FlowState, pl: bytes) -> bool:
+        """Skype's UDP obfuscation layer, two packets: the first two payloads of a flow on no
+        service's port both carry it with the same CRC and different IVs (see voice.skype_udp)."""
+        port = st.port
+        if port is not None and port[1] < 49152:
+            return False
+        d = flow.dst
+        if d[0] >= 224 if len(d) == 4 else d[0] == 0xFF:  # multicast or broadcast: no call goes there
+            return False
+        seen = st.seen
+        first = seen.get("skype") if seen else None
+        if first is None:
+            if st.payloads == 0:  # only a flow's first payload opens the test
+                _seen(st)["skype"] = pl[:11]
+            return False
+        seen["skype"] = b""  # one answer only: the packet right after the first
+        if first and voice.skype_pair(first, pl):
+            self._spec(flow, st, "skype", "skype udp obfuscation layer")
+            return True
+        return False
+
+    def _spec(self, flow, st: FlowState, key: str, detail: str) -> None:
+        """A verdict by a signature of rules.toml that the classifier's own table may not list."""
+        rule = self._sig.get(key)
+        if rule is None:  # looked up once per classifier, then kept beside the others
+            rule = self._sig[key] = self.rules.signatures.get(key) or Rule(key.upper(), "unknown", key)
+        st.sig = rule
+        st.sig_detail = detail
+        flow.decided = True
 
     def _gaming_udp(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
         """Game handshakes over UDP (tui/classify/detectors/gaming.py): True when the packet was one."""
@@ -180,6 +252,9 @@ class SpecHandling:
             return False  # a service's own port (a claim on the dynamic range that media use is weaker)
         if voice.rtcp(pl):
             self._signature(flow, st, "rtcp", "rtcp header")
+            return True
+        if len(pl) >= 12 and pl[10] == voice.IAX_IAX and voice.iax2_call_start(pl):
+            self._spec(flow, st, "iax", "iax2 call start")
             return True
         h = voice.rtp_header(pl)
         if h is None:

@@ -98,3 +98,125 @@ def turn_channel_data(pl: bytes) -> bool:
         return False
     length = _HH.unpack_from(pl, 0)[1]
     return length + 4 == n or (length + 4 + 3) & ~3 == n
+
+
+# ---- signalling and media beside RTP (issue 12): each from its own specification
+
+TS3_INIT = b"TS3INIT1"
+
+
+def teamspeak3_init(pl: bytes) -> bool:
+    """TeamSpeak 3's connection handshake (the protocol as documented by the TSDNS/ts3protocol
+    reimplementations, e.g. ReSpeak's tsproto): unencrypted Init1 packets carry the literal
+    "TS3INIT1" in the 8-byte MAC field, packet id 101 (0x65), then, from the client, a client
+    id of 0 and the type byte 0x88 (Init1 with the unencrypted flag); the server's header has
+    no client id, so its type byte comes two bytes earlier."""
+    n = len(pl)
+    if n < 11 or not pl.startswith(TS3_INIT) or pl[8:10] != b"\x00\x65":
+        return False
+    return (n >= 13 and pl[10:13] == b"\x00\x00\x88") or pl[10] == 0x88
+
+
+# RFC 5456 8.2 frame types (1 DTMF .. 10 comfort noise) and 8.4 IAX subclasses (1 NEW .. 0x22)
+IAX_IAX = 6
+IAX_NEW = 1
+IAX_POKE = 0x1E
+
+
+def iax2_call_start(pl: bytes) -> bool:
+    """An IAX2 full frame that opens a dialogue (RFC 5456 8.1.1, 6.2): F bit set, destination
+    call number 0, both sequence numbers 0, frame type IAX with subclass NEW (or POKE), and
+    its information elements (8.6: one byte type, one byte length) end exactly with the packet."""
+    n = len(pl)
+    if n < 12 or not pl[0] & 0x80 or pl[2] & 0x7F or pl[3] or pl[8] or pl[9] or pl[10] != IAX_IAX:
+        return False
+    if pl[11] not in (IAX_NEW, IAX_POKE) or not (pl[0] & 0x7F or pl[1]):  # a source call number is never 0
+        return False
+    p = 12
+    for _ in range(64):
+        if p == n:
+            return pl[11] == IAX_POKE or p > 12  # NEW always carries IEs (version, called number)
+        if p + 2 > n or not pl[p]:
+            return False
+        p += 2 + pl[p + 1]
+    return False
+
+
+# RFC 3435 2.3 (and 3.2.1): the MGCP command verbs; MESG from RFC 3991
+MGCP_VERBS = frozenset((b"EPCF", b"CRCX", b"MDCX", b"DLCX", b"RQNT", b"NTFY", b"AUEP", b"AUCX", b"RSIP", b"MESG"))
+MGCP_FIRST = frozenset(v[0] for v in MGCP_VERBS)
+
+
+def mgcp_command(pl: bytes) -> bool:
+    """An MGCP command line (RFC 3435 3.2.1): verb, transaction id (1-9 digits), endpoint name
+    (local@domain, 2.1.1), then "MGCP 1.0"."""
+    if len(pl) < 20 or pl[:4] not in MGCP_VERBS or pl[4] != 0x20:
+        return False
+    end = pl.find(b"\n", 5, 300)
+    parts = (pl[5:end] if end > 0 else pl[5:300]).rstrip(b"\r").split(b" ")
+    if len(parts) < 4 or not parts[0].isdigit() or len(parts[0]) > 9:
+        return False
+    return b"@" in parts[1] and parts[2].upper() == b"MGCP" and parts[3].startswith(b"1.")
+
+
+def megaco_message(pl: bytes) -> bool:
+    """A text-encoded Megaco/H.248 message (RFC 3525 B.2): "MEGACO/" or its compact form "!/",
+    the version digit, then white space and the sender's mId."""
+    if pl.startswith(b"MEGACO/"):
+        p = 7
+    elif pl.startswith(b"!/"):
+        p = 2
+    else:
+        return False
+    return len(pl) > p + 3 and 0x31 <= pl[p] <= 0x39 and pl[p + 1] in b" \t\r\n"
+
+
+ZRTP_COOKIE = b"ZRTP"
+
+
+def zrtp_packet(pl: bytes) -> bool:
+    """A ZRTP packet (RFC 6189 5): version bits 0001 in the first byte, then the magic cookie
+    "ZRTP" (0x5A525450) where RTP keeps its timestamp, and the message preamble 0x505A."""
+    return len(pl) >= 16 and pl[0] == 0x10 and pl[4:8] == ZRTP_COOKIE and pl[12:14] == b"\x50\x5a"
+
+
+def _x224(pl: bytes, n: int) -> bool:
+    """Whether a TPKT frame carries an X.224 (ISO 8073) TPDU: RDP, ISO-TSAP and T.120 do."""
+    li, code = pl[4], pl[5] & 0xF0
+    if code == 0xF0:  # DT: length indicator 2
+        return li == 2
+    return code in (0xE0, 0xD0, 0x80, 0xC0, 0x70, 0x50, 0x60) and li >= 5 and li + 5 <= n
+
+
+def tpkt_h323(pl: bytes) -> str | None:
+    """H.323 over TPKT (RFC 1006: version 3, reserved 0, a 16-bit length of the whole frame;
+    H.323 ITU-T H.225.0 / H.245 run over it): "q931" when the frame holds a Q.931 message
+    (protocol discriminator 8, call reference of at most 2 bytes, H.225.0 7.2), "h245" when it
+    holds no X.224 TPDU (the other users of TPKT: RDP, ISO-TSAP, T.120).  The frame length must
+    match the segment or be followed by the next frame's header."""
+    n = len(pl)
+    if n < 7 or pl[0] != 3 or pl[1]:
+        return None
+    tlen = (pl[2] << 8) | pl[3]
+    if tlen < 7 or (tlen != n and not (tlen + 4 <= n and pl[tlen] == 3 and pl[tlen + 1] == 0)):
+        return None
+    if pl[4] == 0x08 and pl[5] <= 2:
+        return "q931"
+    return None if _x224(pl, tlen) else "h245"
+
+
+def skype_pair(first: bytes, cur: bytes) -> bool:
+    """Two packets of Skype's UDP obfuscation layer (Biondi and Desclaux, "Silver Needle in the
+    Skype", Black Hat Europe 2006: a 2-byte id, the function byte 0x02 for an obfuscated
+    payload, a 4-byte IV, the 4-byte CRC32 of the clear text): the same CRC behind different
+    IVs.  Two packets of one RTP stream (same first two bytes, sequence ahead), whose video
+    frames also repeat bytes 7-10, are not it."""
+    if len(first) < 11 or len(cur) < 11 or first[2] != 2 or cur[2] != 2:
+        return False
+    if first[7:11] != cur[7:11] or first[3:7] == cur[3:7]:
+        return False
+    if first[0] & 0xC0 == 0x80 and first[:2] == cur[:2]:
+        step = (((cur[2] << 8) | cur[3]) - ((first[2] << 8) | first[3])) & 0xFFFF
+        if 0 < step <= SEQ_WINDOW:
+            return False
+    return True
