@@ -643,6 +643,14 @@ _SIGNATURES = (
     "stun_zoom",
     "discord",
     "source_engine",
+    # messaging, file transfer, remote access (issue 12)
+    "telnet",
+    "rdp",
+    "edonkey",
+    "nfs",
+    "afp",
+    "teamviewer",
+    "irc",
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))
