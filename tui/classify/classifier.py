@@ -409,6 +409,8 @@ class Classifier(
         if st.want_cert:
             if not from_src:
                 self._cert(flow, st, pl)
+            elif pl[0] == 0x16:  # a client's own certificate (mutual TLS) names some services
+                self._client_cert(flow, st, pl)
             return
         if st.sig is not None or st.carrier is not None:
             return
@@ -651,6 +653,7 @@ _SIGNATURES = (
     "afp",
     "teamviewer",
     "irc",
+    "anydesk",
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))
