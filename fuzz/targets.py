@@ -24,7 +24,7 @@ from benchmarks.synth import client_hello
 from tui import linktypes as lt
 from tui.classify import load_classifier, quic, wire
 from tui.classify.classifier import _SIGNATURES
-from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+from tui.classify.detectors import filexfer, gaming, messaging, remote, streaming, voice
 from tui.decode import decode
 from tui.engine import Engine
 
@@ -139,6 +139,44 @@ def _detector_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         ("discord", "UDP", 40000, 50001, [b"\x00\x01\x00\x46" + b"\x00" * 70]),
         ("source_engine", "UDP", 40000, 40003, [b"\xff\xff\xff\xffW", b"\xff\xff\xff\xffA\x01\x02\x03\x04"]),
         ("rtmp_answered", "TCP", 40000, 1935, [b"\x03" + b"\x01" * 1536, b"\x03" + b"\x02" * 1536]),
+        *_msgfile_seeds(),
+        *_gaming_seeds(),
+    ]
+
+
+def _gaming_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """Game handshakes of tui/classify/detectors/gaming.py (issue 12), one direction each."""
+    hazel = b"\x08\x00\x01\x00" + struct.pack("<i", 50518400) + b"\x06Player"
+    sns_body = b"\x0d\x11\x22\x33\x44\x19" + struct.pack("<Q", 123456789) + b"\x20\x0b"
+    sns = b"\x20" + struct.pack("<H", len(sns_body)) + sns_body + bytes(512 - 3 - len(sns_body))
+    mihoyo = struct.pack("!IIIII", 0xFF, 0, 0, 1234567890, 0xFFFFFFFF)
+    bncs = b"\xff\x50" + struct.pack("<H", 8) + b"\x00" * 4
+    return [
+        ("among_us", "UDP", 40000, 40020, [hazel, b"\x0a\x00\x01\xff"]),
+        ("steam_sockets", "UDP", 40000, 40021, [sns]),
+        ("nintendo_pia", "UDP", 40000, 40022, [gaming.PIA_MAGIC + b"\x02" + b"\x01" * 60]),
+        ("mihoyo", "UDP", 40000, 40023, [mihoyo]),
+        ("battle_net", "TCP", 40000, 40024, [b"\x01" + bncs, bncs]),
+    ]
+
+
+def _msgfile_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """Messaging, file transfer and remote access detectors (issue 12)."""
+    rdp = b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00"
+    edonkey = b"\xe3" + struct.pack("<I", 18) + b"\x01\x10" + b"\x01" * 16
+    rpc = struct.pack("!IIIIIIIIIIII", 0x80000028, 1, 0, 2, 100003, 3, 0, 0, 0, 0, 0, 0)
+    dsi = struct.pack("!BBHIII", 0, 4, 1, 0, 6, 0) + b"\x01\x04\x00\x00\x04\x00"
+    tv = b"\x00" * 10 + b"\x03\x17\x24" + b"\x01" * 20
+    anydesk = b"\x16\x03\x03\x01\x00\x0b" + b"\x00" * 20 + b"\x06\x03\x55\x04\x03\x0c\x0eAnyDesk Client"
+    return [
+        ("telnet", "TCP", 40000, 40010, [b"\xff\xfd\x18\xff\xfd\x20\xff\xfb\x01"]),
+        ("rdp", "TCP", 40000, 40011, [rdp]),
+        ("edonkey", "TCP", 40000, 40012, [edonkey]),
+        ("nfs", "TCP", 40000, 40013, [rpc]),
+        ("afp", "TCP", 40000, 40014, [dsi]),
+        ("teamviewer", "UDP", 40000, 40015, [tv, tv]),
+        ("irc", "TCP", 40000, 40016, [b":irc.example.net 001 nick :Welcome\r\n"]),
+        ("anydesk", "TCP", 40000, 40017, [anydesk]),
     ]
 
 
@@ -240,6 +278,9 @@ def _parsers(pl: bytes, keys_cache: dict) -> None:
         voice.turn_channel_data, filexfer.utp_header, filexfer.tftp_request, filexfer.tftp_transfer,
         filexfer.dht_peers, streaming.rtmp_hello, streaming.mpeg_ts, messaging.whatsapp, messaging.mtproto,
         gaming.raknet_offline, gaming.minecraft_handshake, gaming.connectionless,
+        remote.telnet_negotiation, remote.rdp_connection, remote.teamviewer_datagram,
+        filexfer.edonkey_hello, filexfer.nfs_call, filexfer.dsi_opening, messaging.irc_line,
+        gaming.hazel_hello, gaming.sns_request, gaming.nintendo_pia, gaming.mihoyo_handshake,
     ):  # fmt: skip
         detect(pl)
     voice.stun_message(pl, stream=True)

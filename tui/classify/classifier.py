@@ -409,6 +409,8 @@ class Classifier(
         if st.want_cert:
             if not from_src:
                 self._cert(flow, st, pl)
+            elif pl[0] == 0x16:  # a client's own certificate (mutual TLS) names some services
+                self._client_cert(flow, st, pl)
             return
         if st.sig is not None or st.carrier is not None:
             return
@@ -646,6 +648,15 @@ _SIGNATURES = (
     "discord",
     "source_engine",
     *("among_us", "steam_sockets", "nintendo_pia", "mihoyo", "battle_net"),  # gaming, issue 12
+    # messaging, file transfer, remote access (issue 12)
+    "telnet",
+    "rdp",
+    "edonkey",
+    "nfs",
+    "afp",
+    "teamviewer",
+    "irc",
+    "anydesk",
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))

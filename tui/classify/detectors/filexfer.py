@@ -77,3 +77,57 @@ def tracker_request(target: str) -> bool:
     """An HTTP tracker announce or scrape (BEP 3, BEP 48): /announce?info_hash=... ."""
     path, _, query = target.partition("?")
     return path.endswith(("/announce", "/scrape", "/announce.php", "/scrape.php")) and "info_hash=" in query
+
+
+# eDonkey/eMule (the eDonkey2000 protocol as documented by the eMule project, "eMule protocol
+# specification", Kulbak & Bickson 2005): a packet is a protocol byte (0xE3 eDonkey, 0xC5 eMule
+# extensions, 0xD4 zlib-packed), a 4-byte little-endian length of what follows, an opcode.
+EDONKEY_PROTOCOLS = frozenset((0xE3, 0xC5, 0xD4))
+# The first packet of a connection: HELLO (client to client or to a server: login) or HELLO
+# ANSWER; both carry a 16-byte user hash, so at least 17 bytes follow the header.
+_EDONKEY_OPENING = frozenset((0x01, 0x4C))
+_I = struct.Struct("<I")
+
+
+def edonkey_hello(pl: bytes) -> bool:
+    n = len(pl)
+    if n < 23 or pl[0] not in EDONKEY_PROTOCOLS or pl[5] not in _EDONKEY_OPENING:
+        return False
+    length = _I.unpack_from(pl, 1)[0]
+    return 17 <= length <= 4096 and 5 + length <= n and (5 + length == n or pl[5 + length] in EDONKEY_PROTOCOLS)
+
+
+# ONC RPC (RFC 5531): over TCP a record mark (last-fragment bit and 31-bit length), then xid,
+# message type 0 (CALL), RPC version 2, program, version, procedure.  The programs of NFS
+# (RFC 1813, 7530) and its helpers: nfs 100003, mount 100005, nlockmgr 100021, nfs_acl 100227.
+NFS_PROGRAMS = frozenset((100003, 100005, 100021, 100227))
+_RPC = struct.Struct("!IIIIII")  # record mark, xid, msg type, rpc version, program, version
+
+
+def nfs_call(pl: bytes) -> bool:
+    """An RPC call to an NFS program, in one TCP record (a record mark whose length fits)."""
+    n = len(pl)
+    if n < 44:
+        return False
+    mark, _xid, mtype, rpcvers, prog, vers = _RPC.unpack_from(pl, 0)
+    if not mark & 0x80000000 or (mark & 0x7FFFFFFF) + 4 < 44 or mtype != 0 or rpcvers != 2:
+        return False
+    return prog in NFS_PROGRAMS and 1 <= vers <= 4
+
+
+# AFP over TCP: the Data Stream Interface (Apple, "AFP Programming Guide", DSI header): flags
+# (0 request, 1 reply), command (1 CloseSession, 2 Command, 3 GetStatus, 4 OpenSession,
+# 5 Tickle, 6 Write, 8 Attention), request id, error code / data offset, total data length,
+# 4 reserved zero bytes; 16 bytes, then the data.  A session opens with OpenSession or GetStatus.
+_DSI = struct.Struct("!BBHIII")
+_DSI_OPENING = frozenset((3, 4))
+
+
+def dsi_opening(pl: bytes) -> bool:
+    n = len(pl)
+    if n < 16:
+        return False
+    flags, cmd, _rid, offset, total, reserved = _DSI.unpack_from(pl, 0)
+    if flags > 1 or cmd not in _DSI_OPENING or reserved != 0 or total != n - 16:
+        return False
+    return flags == 1 or offset == 0  # a request's data offset is zero except for a Write

@@ -22,3 +22,34 @@ def mtproto(pl: bytes) -> bool:
     if pl[0] == 0xEF:
         return n > 56 and (pl[1] == 0x7F or 0 < pl[1] * 4 <= n - 2)
     return pl[:4] in (b"\xee\xee\xee\xee", b"\xdd\xdd\xdd\xdd")
+
+
+# IRC (RFC 1459 2.3, RFC 2812 2.3.1): CRLF-ended lines, "[:prefix SPACE] command params";
+# the command is a word or a 3-digit numeric reply.  A client opens with NICK/USER (or PASS,
+# CAP); a server's first lines are NOTICEs or numerics with its name as the prefix.
+IRC_FIRST = frozenset(b":NUPC")
+_IRC_SERVER_COMMANDS = frozenset((b"NOTICE", b"PRIVMSG", b"PING", b"JOIN", b"MODE", b"CAP", b"ERROR"))
+_IRC_CLIENT_COMMANDS = frozenset((b"NICK", b"USER", b"PASS", b"CAP"))
+
+
+def irc_line(pl: bytes) -> bool:
+    """The first line of a segment is an IRC message a client or a server opens with."""
+    end = pl.find(b"\n", 0, 512)
+    if end < 4:
+        return False
+    line = pl[:end].rstrip(b"\r")
+    if not line.isascii():
+        return False
+    parts = line.split(b" ", 3)
+    if line[0] == 0x3A:  # ":prefix command ..." from a server
+        if len(parts) < 3 or len(parts[0]) < 2:
+            return False
+        cmd = parts[1]
+        return (len(cmd) == 3 and cmd.isdigit()) or cmd in _IRC_SERVER_COMMANDS
+    cmd = parts[0]
+    if cmd not in _IRC_CLIENT_COMMANDS or len(parts) < 2 or not parts[1]:
+        return False
+    if cmd == b"USER":  # USER <user> <mode> <unused> :<realname>
+        p = line.split(b" ", 4)
+        return len(p) == 5 and p[4].startswith(b":")
+    return True

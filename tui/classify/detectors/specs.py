@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tui.classify.detectors import filexfer, gaming, messaging, streaming, voice
+from tui.classify.detectors import filexfer, gaming, messaging, remote, streaming, voice
 from tui.classify.rules import Rule
 
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ UDP_DETECTED = frozenset(
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
+# first bytes _msgfile_tcp acts on: Telnet's IAC, TPKT's version 3, eDonkey's protocol bytes, an
+# RPC record mark's last-fragment bit, DSI's flags, IRC's first letters
+_MSGFILE_TCP_FIRST = frozenset(
+    (remote.IAC, remote.TPKT_VERSION, *filexfer.EDONKEY_PROTOCOLS, 0x80, 0x00, 0x01, *messaging.IRC_FIRST)
+)
 
 
 class SpecHandling:
@@ -59,6 +64,28 @@ class SpecHandling:
             self._signature(flow, st, "minecraft", "minecraft handshake")
         elif b0 == 0x24 and streaming.rtsp_interleaved(pl):
             self._spec(flow, st, "rtsp", "rtsp interleaved rtp")
+        elif b0 in _MSGFILE_TCP_FIRST and st.payloads < 2:
+            self._msgfile_tcp(flow, st, pl, b0)
+
+    def _msgfile_tcp(self, flow, st: FlowState, pl: bytes, b0: int) -> None:
+        """Messaging, file transfer and remote access openings (issue 12), by their first byte."""
+        if b0 == remote.IAC:
+            if remote.telnet_negotiation(pl):
+                self._signature(flow, st, "telnet", "telnet option negotiation")
+        elif b0 == remote.TPKT_VERSION:
+            if remote.rdp_connection(pl):
+                self._signature(flow, st, "rdp", "x.224 connection request/confirm")
+        elif b0 in filexfer.EDONKEY_PROTOCOLS:
+            if filexfer.edonkey_hello(pl):
+                self._signature(flow, st, "edonkey", "edonkey hello")
+        elif b0 == 0x80:
+            if filexfer.nfs_call(pl):
+                self._signature(flow, st, "nfs", "onc rpc call to an nfs program")
+        elif b0 < 2:
+            if filexfer.dsi_opening(pl):
+                self._signature(flow, st, "afp", "dsi opensession/getstatus")
+        elif messaging.irc_line(pl):
+            self._signature(flow, st, "irc", "irc message")
 
     def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Detectors written from the protocols' specifications (tui/classify/detectors)."""
@@ -101,6 +128,16 @@ class SpecHandling:
                 self._signature(flow, st, "source_engine", "connectionless packets both ways")
             elif not first:
                 _seen(st)["valve"] = side
+                st.pending = True
+            return
+        if b0 == 0 and len(pl) > 13 and use in (None, "remote_access") and remote.teamviewer_datagram(pl):
+            side = 1 if from_src else 2
+            first = st.seen.get("teamviewer") if st.seen else None
+            if first and first != side:
+                st.pending = False
+                self._signature(flow, st, "teamviewer", "teamviewer datagrams both ways")
+            elif not first:
+                _seen(st)["teamviewer"] = side
                 st.pending = True
             return
         if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):

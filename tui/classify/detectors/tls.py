@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
 
 TLS_BUFFER = 16_384  # most bytes kept to reassemble a split ClientHello
+# commonName (OID 2.5.4.3), UTF8String, 14 bytes: "AnyDesk Client"
+ANYDESK_CN = b"\x06\x03\x55\x04\x03\x0c\x0eAnyDesk Client"
 
 
 class TlsHandling:
@@ -46,6 +48,8 @@ class TlsHandling:
 
     def _cert(self, flow, st: FlowState, pl: bytes) -> None:
         """Look for the server's name in its certificate (TLS 1.2 sends it in clear)."""
+        if self._client_cert(flow, st, pl):
+            return
         name = wire.cert_host(pl, 0)
         if name is None:
             return
@@ -54,3 +58,12 @@ class TlsHandling:
         st.name_hit = self._match(name)
         self._remember(flow.src if flow.sport < flow.dport else flow.dst, name)
         self._carrier(flow, st, "tls", "tls certificate", decided=True)
+
+    def _client_cert(self, flow, st: FlowState, pl: bytes) -> bool:
+        """Certificates that name the application, not a host: AnyDesk's peers and relays present
+        self-signed certificates whose subject is CN "AnyDesk Client" (both ends, TLS 1.2, in clear)."""
+        if pl.find(ANYDESK_CN, 0, 8192) < 0:
+            return False
+        st.want_cert = False
+        self._signature(flow, st, "anydesk", "anydesk certificate")
+        return True

@@ -1,0 +1,78 @@
+"""Remote access: Telnet option negotiation (RFC 854/855), RDP's connection request (TPKT RFC 1006,
+X.224 RFC 905, MS-RDPBCGR 2.2.1.1/2.2.1.2) and TeamViewer's datagrams."""
+
+from __future__ import annotations
+
+import struct
+
+_H = struct.Struct("!H")
+IAC = 0xFF
+_WILL_WONT_DO_DONT = range(0xFB, 0xFF)  # RFC 854: WILL 251, WONT 252, DO 253, DONT 254
+_SB, _SE = 0xFA, 0xF0
+TELNET_MIN_COMMANDS = 2  # one 3-byte triple is too little to tell Telnet from random binary
+TPKT_VERSION = 3
+X224_CR, X224_CC = 0xE0, 0xD0  # connection request / confirm TPDU codes (X.224 13.3, 13.4)
+# MS-RDPBCGR 2.2.1.1.1 / 2.2.1.2.1 / 2.2.1.2.2: RDP_NEG_REQ (type 1), RDP_NEG_RSP (2),
+# RDP_NEG_FAILURE (3), each 8 bytes with length field 8
+_NEG_TYPES = {X224_CR: (1,), X224_CC: (2, 3)}
+
+
+def telnet_negotiation(pl: bytes) -> bool:
+    """A segment that opens with Telnet option negotiation: IAC WILL/WONT/DO/DONT option
+    triples or IAC SB ... IAC SE subnegotiations, at least two commands, well formed until
+    the first byte that is not IAC (the text that may follow)."""
+    n = len(pl)
+    if n < 6 or pl[0] != IAC:
+        return False
+    p = 0
+    commands = 0
+    for _ in range(64):
+        if p >= n or pl[p] != IAC:
+            break
+        if p + 2 >= n:
+            return False
+        cmd = pl[p + 1]
+        if cmd in _WILL_WONT_DO_DONT:
+            p += 3
+        elif cmd == _SB:
+            end = pl.find(b"\xff\xf0", p + 3)
+            if end < 0 or end - p > 256:
+                return False
+            p = end + 2
+        else:
+            return False
+        commands += 1
+    return commands >= TELNET_MIN_COMMANDS
+
+
+def rdp_connection(pl: bytes) -> bool:
+    """An RDP X.224 Connection Request or Confirm inside TPKT.
+
+    TPKT: version 3, reserved 0, a length that is the segment's; X.224: the length indicator
+    covers the rest, CR (0xE0) or CC (0xD0) code, DST-REF/SRC-REF, class 0.  What makes it RDP
+    rather than another ISO transport user (S7comm, H.225): a CR carries the routing token
+    "Cookie: mstshash=" (or another "Cookie: ") or ends in an RDP_NEG_REQ; a CC ends in an
+    RDP_NEG_RSP or RDP_NEG_FAILURE.
+    """
+    n = len(pl)
+    if n < 11 or pl[0] != TPKT_VERSION or pl[1] != 0:
+        return False
+    if _H.unpack_from(pl, 2)[0] != n or pl[4] != n - 5:
+        return False
+    code = pl[5] & 0xF0
+    types = _NEG_TYPES.get(code)
+    if types is None or pl[10] & 0xF0:  # class 0 only (X.224 13.3.3: class in the high nibble)
+        return False
+    if code == X224_CR and pl.startswith(b"Cookie: ", 11):
+        return True
+    # the negotiation structure is the last 8 bytes: type, flags, length 8 (little endian)
+    return n >= 19 and pl[n - 8] in types and pl[n - 6 : n - 4] == b"\x08\x00"
+
+
+# TeamViewer: its TCP messages open with the protocol bytes 0x17 0x24 (or 0x11 0x30 in older
+# versions); the UDP transport puts them after an 11-byte header whose first byte is 0.
+TEAMVIEWER_MAGIC = (b"\x17\x24", b"\x11\x30")
+
+
+def teamviewer_datagram(pl: bytes) -> bool:
+    return len(pl) > 13 and pl[0] == 0 and pl[11:13] in TEAMVIEWER_MAGIC
