@@ -45,7 +45,9 @@ def _cert(cn: str, sans: list[str]) -> tuple[bytes, bytes]:
     if sans:
         b = b.add_extension(cx509.SubjectAlternativeName([cx509.DNSName(s) for s in sans]), critical=False)
     cert = b.sign(key, hashes.SHA256())
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.DER), pem_key
 
 
