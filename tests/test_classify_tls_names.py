@@ -315,3 +315,55 @@ def test_quic_alpn_without_sni():
 def test_quic_h3_alpn_changes_nothing():
     pkts = [udp(d, sport=40001, dport=443) for d in _quic_initials("www.example.org", ["h3"])]
     assert _both(pkts)[:3] == ("QUIC", "web", "quic sni")
+
+
+def _dtls_record(messages: bytes, ctype: int = 0x16) -> bytes:
+    return bytes([ctype]) + b"\xfe\xfd" + b"\x00\x00" + b"\x00" * 6 + struct.pack("!H", len(messages)) + messages
+
+
+def _dtls_fragment(htype: int, whole: bytes, off: int, end: int, seq: int) -> bytes:
+    """One handshake fragment (RFC 6347 4.2.2): whole[off:end] of a message of type ``htype``."""
+    ln = len(whole).to_bytes(3, "big")
+    part = whole[off:end]
+    return bytes([htype]) + ln + struct.pack("!H", seq) + off.to_bytes(3, "big") + len(part).to_bytes(3, "big") + part
+
+
+def _dtls_server(der: bytes, pieces: int) -> list[bytes]:
+    """A DTLS 1.2 server's flight: ServerHello, then a Certificate in ``pieces`` fragments, one datagram each."""
+    hello = b"\xfe\xfd" + bytes(32) + b"\x00" + b"\xc0\x2b" + b"\x00" + b"\x00\x00"
+    entry = len(der).to_bytes(3, "big") + der
+    cert = (len(entry)).to_bytes(3, "big") + entry
+    step = -(-len(cert) // pieces)
+    out = [_dtls_record(_dtls_fragment(2, hello, 0, len(hello), 1))]
+    for i in range(pieces):
+        out.append(_dtls_record(_dtls_fragment(11, cert, i * step, min(len(cert), (i + 1) * step), 2)))
+    return out
+
+
+def test_dtls_certificate_in_fragments_names_the_flow():
+    der, _key = _cert("Media Relay", ["relay.example.net", "media.netflix.com"])
+    client = udp(_dtls_hello(None, []), sport=50000, dport=50001)
+    server = [udp(d, sport=50000, dport=50001, reply=True) for d in _dtls_server(der, 3)]
+    assert _both([client, *server]) == ("DTLS", "streaming", "dtls certificate *.netflix.com", "media.netflix.com")
+
+
+def test_dtls_certificate_without_a_rule_and_a_flight_cut_short():
+    der, _key = _cert("WebRTC", [])  # WebRTC's self-signed certificates name no host
+    client = udp(_dtls_hello(None, []), sport=50000, dport=50001)
+    server = [udp(d, sport=50000, dport=50001, reply=True) for d in _dtls_server(der, 2)]
+    assert _both([client, *server])[:3] == ("DTLS", "web", "dtls")
+    # the client's own retransmission and the server's encrypted records teach nothing and end the wait
+    late = udp(_dtls_record(b"\x00" * 40, ctype=0x17), sport=50000, dport=50001, reply=True)
+    assert _both([client, client, late])[:3] == ("DTLS", "web", "dtls")
+
+
+def test_dtls_server_flight_never_raises():
+    der, _key = _cert("x.example.org", ["x.example.org"])
+    flight = b"".join(_dtls_server(der, 2))
+    rng = random.Random(11)
+    for _ in range(300):
+        blob = bytearray(flight)
+        for _k in range(rng.randrange(1, 8)):
+            blob[rng.randrange(len(blob))] = rng.randrange(256)
+        cut = rng.randrange(len(blob))
+        tls.dtls_server_flight(bytes(blob[:cut]), {}, tls.ServerFlight())

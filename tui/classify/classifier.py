@@ -511,6 +511,9 @@ class Classifier(
         if st.crypto is not None:
             self._quic(flow, st, pl, from_src)
             return
+        if st.want_cert:  # a DTLS ClientHello without SNI: the server's certificate may name it
+            self._dtls_cert(flow, st, pl, from_src)
+            return
         if st.sig is not None or st.carrier is not None:
             if st.sig_detail == "dns query":  # wait for the answer: it teaches addresses
                 self._dns(flow, st, pl, DNS_PORTS.get(flow.dport) or DNS_PORTS.get(flow.sport) or "dns", from_src)

@@ -170,6 +170,66 @@ def dtls_client_hello(pl: bytes) -> bytes | None:
     return b"\x01" + len(rest).to_bytes(3, "big") + rest
 
 
+_DTLS13 = 0xFEFC
+
+
+def dtls_server_flight(pl: bytes, frags: dict[int, bytes], out: ServerFlight) -> None:
+    """Add one server datagram to a DTLS flight: its ServerHello, and the Certificate's fragments.
+
+    Each record (13-byte header) holds handshake fragments (12-byte header: type, length,
+    message_seq, fragment_offset, fragment_length; RFC 6347 4.2.2); ``frags`` gathers the
+    first Certificate's fragments by offset (bounded), ``out`` what is known so far.
+    """
+    n = len(pl)
+    p = 0
+    for _ in range(16):
+        if p + 13 > n:
+            return
+        if pl[p] != 0x16 or pl[p + 1] != 0xFE:  # ChangeCipherSpec, Alert or encrypted data: the clear flight is over
+            out.done = True
+            return
+        rend = min(n, p + 13 + ((pl[p + 11] << 8) | pl[p + 12]))
+        q = p + 13
+        for _k in range(16):
+            if q + 12 > rend:
+                break
+            htype = pl[q]
+            hlen = (pl[q + 1] << 16) | (pl[q + 2] << 8) | pl[q + 3]
+            foff = (pl[q + 6] << 16) | (pl[q + 7] << 8) | pl[q + 8]
+            flen = (pl[q + 9] << 16) | (pl[q + 10] << 8) | pl[q + 11]
+            body = q + 12
+            fend = min(rend, body + flen)
+            if htype == 2 and foff == 0 and fend == body + hlen:
+                _server_hello(pl, body, fend, out)
+                if out.tls13:
+                    out.done = True
+                    return
+            elif htype == 11 and foff < CERT_BUFFER and len(frags) < 32:
+                frags[foff] = bytes(pl[body:fend])
+                have = _run(frags)
+                if len(have) >= 6:
+                    clen = (have[3] << 16) | (have[4] << 8) | have[5]
+                    out.names = x509.cert_names(have, 6, 6 + clen)
+                    out.done = len(have) >= min(hlen, 6 + clen)
+            elif htype in (12, 13, 14):  # after the Certificate, or none was sent
+                out.done = True
+            q = fend
+        p = rend
+
+
+def _run(frags: dict[int, bytes]) -> bytes:
+    """The fragments' bytes from offset 0 as far as they run without a gap."""
+    out = b""
+    for _ in range(len(frags)):
+        nxt = frags.get(len(out))
+        if not nxt:
+            nxt = next((c[len(out) - o :] for o, c in frags.items() if o < len(out) < o + len(c)), None)
+            if not nxt:
+                break
+        out += nxt
+    return out
+
+
 class TlsHandling:
     """TLS handling of the Classifier (a mixin: it uses the classifier's verdict and name helpers).
 
@@ -291,4 +351,30 @@ class TlsHandling:
                 hit = hello_alpn_hit(hs, 0, len(hs))
                 if hit is not None:
                     st.name_hit = hit
-        self._carrier(flow, st, "dtls", "dtls sni" if sni else "dtls", decided=True)
+        if hs is not None and not sni:
+            st.want_cert = True  # a DTLS 1.2 server sends its certificate in clear too
+            st.buf_from_src = from_src
+        self._carrier(flow, st, "dtls", "dtls sni" if sni else "dtls", decided=hs is None or bool(sni))
+
+    def _dtls_cert(self, flow, st: FlowState, pl: bytes, from_src: bool) -> None:
+        """A datagram of a DTLS flow waiting for the server's certificate (the client's are skipped)."""
+        if from_src == st.buf_from_src:
+            return
+        seen = st.seen
+        if seen is None:
+            seen = st.seen = {}
+        got = seen.get("dtls_flight")
+        if got is None:
+            got = seen["dtls_flight"] = ({}, ServerFlight())
+        frags, fl = got
+        dtls_server_flight(pl, frags, fl)
+        if fl.selected is not None and better(st.name_hit, alpn.ALPN_HITS.get(fl.selected)):
+            st.name_hit = alpn.ALPN_HITS[fl.selected]
+        if fl.names:
+            self._cert_names(flow, st, fl.names)
+        if fl.done:
+            st.want_cert = False
+            del seen["dtls_flight"]
+            if fl.names:
+                self._remember(flow.src if st.buf_from_src is False else flow.dst, flow.name)
+            self._carrier(flow, st, "dtls", "dtls certificate" if fl.names else "dtls", decided=True)
