@@ -367,3 +367,13 @@ def test_dtls_server_flight_never_raises():
             blob[rng.randrange(len(blob))] = rng.randrange(256)
         cut = rng.randrange(len(blob))
         tls.dtls_server_flight(bytes(blob[:cut]), {}, tls.ServerFlight())
+
+
+def test_hello_alpn_search_skips_look_alikes_inside_other_extensions():
+    decoy = struct.pack("!HH", 0xFF01, 6) + b"\x00\x10\x00\x09\x00\x07"  # type 16 bytes, lengths that disagree
+    lst = b"\x04imap"
+    real = struct.pack("!HH", 16, len(lst) + 2) + struct.pack("!H", len(lst)) + lst
+    block = decoy + real
+    assert alpn.hello_alpn(block, 0, len(block)) == ("imap",)
+    assert alpn.hello_alpn(decoy, 0, len(decoy)) == ()
+    assert alpn.hello_alpn(block, 0, len(block) - 1) == ()  # cut: the lengths no longer fit

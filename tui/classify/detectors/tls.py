@@ -358,8 +358,8 @@ class TlsHandling:
 
     def _dtls_cert(self, flow, st: FlowState, pl: bytes, from_src: bool) -> None:
         """A datagram of a DTLS flow waiting for the server's certificate (the client's are skipped)."""
-        if from_src == st.buf_from_src:
-            return
+        if from_src == st.buf_from_src or not 20 <= pl[0] <= 63:
+            return  # the client's, or not DTLS (RFC 7983: STUN 0-3 and RTP 128-191 share the port)
         seen = st.seen
         if seen is None:
             seen = st.seen = {}
