@@ -24,7 +24,7 @@ from tui.classify.detectors.http import HTTP_FIRST, HttpHandling
 from tui.classify.detectors.payloads import PayloadRules
 from tui.classify.detectors.quic import QuicHandling
 from tui.classify.detectors.specs import UDP_DETECTED, SpecHandling
-from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling
+from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling, hello_alpn_hit, ip_literal
 from tui.classify.rules import Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
@@ -360,12 +360,16 @@ class Classifier(
             sni = wire.client_hello_sni(pl, 5, 5 + rlen)
         except (IndexError, ValueError, UnicodeError, OverflowError):
             return False
-        if not sni:
+        if not sni or ip_literal(sni):
             return False
         flow.name = sni
         hit = self._name_hits.get(sni, _MISSING)  # the memo's hit inlined
         if hit is _MISSING:
             hit = self._match(sni)
+        if hit is None or hit[0].use_case == "web":  # the ALPN offer may say more (detectors/tls.py)
+            alpn_hit = hello_alpn_hit(pl, 5, 5 + rlen)
+            if alpn_hit is not None:
+                hit = alpn_hit
         self._remember(flow.dst if from_src else flow.src, sni)
         c = self._tls
         flow.app = c.app
@@ -398,6 +402,8 @@ class Classifier(
             if from_src == st.buf_from_src:
                 st.buf += pl[: TLS_BUFFER - len(st.buf)]
                 self._tls_hello(flow, st, from_src)
+            else:  # the server answers a ClientHello we saw only part of
+                self._hello_cut(flow, st, pl)
             return
         if st.ftp:
             self._ftp_lines(flow, pl, from_src)
@@ -407,7 +413,7 @@ class Classifier(
                 self._http_response(flow, st, pl)
             return
         if st.want_cert:
-            if not from_src:
+            if from_src != st.buf_from_src:  # the server's side (buf_from_src: the client's)
                 self._cert(flow, st, pl)
             elif pl[0] == 0x16:  # a client's own certificate (mutual TLS) names some services
                 self._client_cert(flow, st, pl)
@@ -420,7 +426,7 @@ class Classifier(
                 rlen = (pl[3] << 8) | pl[4]
                 if 4 <= rlen <= len(pl) - 5 and 4 + int.from_bytes(pl[6:9], "big") <= rlen:
                     # The usual case: the whole ClientHello in the first record, read in place.
-                    self._hello_sni(flow, st, wire.client_hello_sni(pl, 5, 5 + rlen), from_src)
+                    self._hello(flow, st, pl, 5, 5 + rlen, from_src)
                     return
                 got = wire.tls_handshake(pl)
                 if got is not None and got[1]:  # the whole ClientHello in one segment: the usual case
@@ -431,6 +437,7 @@ class Classifier(
                 self._tls_hello(flow, st, from_src)
             else:  # ServerHello or later: the ClientHello was before the capture
                 st.want_cert = True
+                st.buf_from_src = not from_src
                 self._carrier(flow, st, "tls", "tls", decided=False)
                 self._cert(flow, st, pl)
             return
@@ -506,6 +513,9 @@ class Classifier(
         if st.crypto is not None:
             self._quic(flow, st, pl, from_src)
             return
+        if st.want_cert:  # a DTLS ClientHello without SNI: the server's certificate may name it
+            self._dtls_cert(flow, st, pl, from_src)
+            return
         if st.sig is not None or st.carrier is not None:
             if st.sig_detail == "dns query":  # wait for the answer: it teaches addresses
                 self._dns(flow, st, pl, DNS_PORTS.get(flow.dport) or DNS_PORTS.get(flow.sport) or "dns", from_src)
@@ -526,7 +536,7 @@ class Classifier(
             elif self._media(flow, st, pl, from_src):
                 return
         if b0 == 0x16 and len(pl) > 13 and pl[1] == 0xFE and pl[2] in (0xFF, 0xFD, 0xFC):
-            self._carrier(flow, st, "dtls", "dtls", decided=True)
+            self._dtls(flow, st, pl, from_src)
         elif b0 < 2 and wire.stun(pl, 0):
             if voice.stun_service(pl) == "zoom":
                 self._signature(flow, st, "stun_zoom", "stun, zoom attribute")

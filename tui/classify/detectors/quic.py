@@ -1,4 +1,8 @@
-"""QUIC (RFC 9000, 9001) and Google QUIC: SNI from the client's Initials, decrypted and reassembled.
+"""QUIC (RFC 9000, 9001) and Google QUIC: SNI and ALPN from the client's Initials, decrypted and reassembled.
+
+The ALPN offer (RFC 9001 8.1: QUIC requires it) tells the use when the SNI is missing, an IP
+literal, or matches no name rule or only a web one: "h3" is web, "doq" (RFC 9250) name
+resolution, "smb" (SMB over QUIC) file transfer; detectors/alpn.py has the table.
 
 The wire parsing (header protection, Initial keys, gQUIC tags) is tui/classify/quic.py.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui.classify import quic, wire
+from tui.classify.detectors.tls import hello_alpn_hit, ip_literal
 
 if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
@@ -53,8 +58,15 @@ class QuicHandling:
         if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
             st.crypto = None
             sni = wire.client_hello_sni(hs)
+            if sni and ip_literal(sni):
+                flow.name = sni
+                sni = None
             if sni:
                 self._learn_name(flow, st, sni, from_src)
+            if st.name_hit is None or st.name_hit[0].use_case == "web":
+                hit = hello_alpn_hit(hs, 0, len(hs))
+                if hit is not None:
+                    st.name_hit = hit
             self._carrier(flow, st, "quic", "quic sni" if sni else "quic", decided=True)
         else:
             self._carrier(flow, st, "quic", "quic", decided=False)
