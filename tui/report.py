@@ -103,7 +103,7 @@ def _flow_rows(flows: list) -> list[tuple]:
     packets = map(operator.add, p_ab, p_ba)
     nbytes = map(operator.add, b_ab, b_ba)
     return list(zip(proto, src, sport, dst, dport, app, use_case, reason, name, packets, nbytes, first, last,
-                    pid, process, user, container))  # fmt: skip
+                    pid, process, user, container, strict=True))  # fmt: skip
 
 
 def _head(snap: Snapshot) -> dict[str, Any]:
@@ -174,7 +174,7 @@ def flow_json(rows: list[tuple], names: dict | None = None) -> str:
         cols.append(tuple(map(names.get, cols[3])))
         keys += ["src_host", "dst_host"]
     template = "{" + ", ".join(_esc(k).replace("%", "%%") + ": %s" for k in keys) + "}"
-    return ", ".join(map(template.__mod__, zip(*map(_json_column, cols))))
+    return ", ".join(map(template.__mod__, zip(*map(_json_column, cols), strict=True)))
 
 
 _esc = json.encoder.encode_basestring_ascii  # the C escaper json.dumps(ensure_ascii=True) uses
