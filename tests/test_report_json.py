@@ -81,3 +81,34 @@ def test_ipv6_text_equals_ipaddress():
     samples = special + [bytes(rng.choice((0, 0, 0, rng.randrange(256))) for _ in range(16)) for _ in range(5000)]
     for addr in samples:
         assert address_text(addr, 6) == str(ipaddress.IPv6Address(addr)), addr.hex()
+
+
+def test_unpaced_batches_equal_the_frames_and_keep_the_damage(tmp_path):
+    import sys
+    import threading
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import synth
+
+    from tui.sources.pcapfile import BATCH, PcapSource
+
+    path = tmp_path / "mix.pcap"
+    synth.write_pcap(str(path), synth.synthetic_mix(BATCH * 3 + 17, 50))
+    whole = PcapSource(str(path))
+    frames = list(whole.frames())
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(path.read_bytes()[:-7])  # the last record cut short
+    for p, n, end in ((path, len(frames), "end of file"), (cut, len(frames) - 1, "cut short")):
+        src = PcapSource(str(p))
+        batches = list(src.batches(threading.Event()))
+        assert [len(b) for b in batches][:3] == [BATCH] * 3
+        assert [f for b in batches for f in b] == frames[:n]
+        assert src.frames_read == n and end in src.end_reason
+        src.close()
+    stop = threading.Event()
+    stop.set()
+    src = PcapSource(str(path))
+    assert len(list(src.batches(stop))) == 1 and src.end_reason is None  # stopped: no end of file
+    src.close()
+    whole.close()
