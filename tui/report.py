@@ -14,8 +14,8 @@ import math
 import operator
 import sys
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from tui.decode import PORT_PROTOCOLS
