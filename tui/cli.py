@@ -286,8 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export":
         return cmd_export(args)
     if args.command == "report":
+        from tui.report import few_collections
+
         try:
-            return cmd_report(args)
+            with few_collections():
+                return cmd_report(args)
         except KeyboardInterrupt:
             return 130
         except BrokenPipeError:

@@ -512,7 +512,9 @@ class Engine:
             copies.sort(key=_copy_bytes, reverse=True)
         return dataclasses.replace(snap, flows=tuple(_view(c) for c in copies))
 
-    def _snapshot(self, top: int | None, recent: int, hosts: int = 0) -> tuple[Snapshot, list[tuple]]:
+    def _snapshot(self, top: int | None, recent: int, hosts: int = 0, raw: bool = False) -> tuple[Snapshot, list]:
+        """The snapshot without flows, and the chosen flows' copies (``raw``: the Flow objects
+        themselves, for a caller that reads them before letting go of the lock)."""
         kinds = {k: [0, 0] for k in SOCKET_KINDS}
         protocols: dict[str, list[int]] = {}
         for stack, (p, b) in self._stacks.items():
@@ -541,7 +543,7 @@ class Engine:
             pc[1] += b
         flows = self.table.flows.values()
         chosen = flows if top is None else heapq.nlargest(top, flows, key=_flow_bytes)
-        copies = [
+        copies = list(chosen) if raw else [
             (f, f.app, f.use_case, f.reason, f.name, f.packets_ab, f.bytes_ab, f.packets_ba, f.bytes_ba, f.last_seen,
              f.state, f.owner)
             for f in chosen

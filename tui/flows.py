@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from socket import AF_INET, inet_ntop
+from socket import AF_INET, AF_INET6, inet_ntop
 
 from tui.decode import PORT_PROTOCOLS
 
@@ -87,7 +87,10 @@ def address_text(addr: bytes, family: int) -> str:
     if family == 4 and len(addr) == 4:
         return inet_ntop(AF_INET, addr)  # the same text as ipaddress, several times faster
     if family == 6 and len(addr) == 16:
-        return str(ipaddress.IPv6Address(addr))
+        # inet_ntop and ipaddress agree (RFC 5952) except where inet_ntop writes an embedded
+        # IPv4 address (::ffff:a.b.c.d, ::a.b.c.d), which ipaddress of this Python may not.
+        text = inet_ntop(AF_INET6, addr)
+        return str(ipaddress.IPv6Address(addr)) if "." in text else text
     if not addr:
         return ""
     return ":".join(f"{b:02x}" for b in addr)

@@ -20,6 +20,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from itertools import islice
 
 from tui.snapshot import IN, OUT
 from tui.sources.errors import SourceError
@@ -113,6 +114,9 @@ class PcapSource:
         self.end_reason = "end of file"
 
     def batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
+        if not self.speed:
+            yield from self._fast_batches(stop)
+            return
         batch: list[tuple] = []
         pace_wall = pace_ts = None
         for frame in self.frames():
@@ -136,6 +140,32 @@ class PcapSource:
                     return
         if batch:
             yield batch
+
+    def _fast_batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
+        """``batches`` without pacing: BATCH frames per C-level ``islice``, no Python step per frame.
+
+        The same batches, counts and end reasons as the paced loop (tests/test_pcapfile.py).
+        """
+        damage: list[str] = []
+        frames = self._guarded(damage)
+        while batch := list(islice(frames, BATCH)):
+            self.frames_read += len(batch)
+            yield batch
+            if stop.is_set() and len(batch) == BATCH:
+                return
+        if damage:
+            self.warning = f"{self.path}: {damage[0]}; {self.frames_read} packets read before it"
+            self.end_reason = self.warning
+        else:
+            self.end_reason = "end of file"
+
+    def _guarded(self, damage: list[str]) -> Iterator[tuple]:
+        """The file's frames; damage ends them, its text put in ``damage`` (raising would lose
+        the frames of a batch already read)."""
+        try:
+            yield from self._pcap_frames() if self._format == "pcap" else self._pcapng_frames()
+        except _Damaged as exc:
+            damage.append(exc.args[0])
 
     # ------------------------------------------------------------- readers
     def _pcap_frames(self) -> Iterator[tuple]:
