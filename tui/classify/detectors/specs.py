@@ -84,7 +84,8 @@ class SpecHandling:
         elif b0 < 2:
             if filexfer.dsi_opening(pl):
                 self._signature(flow, st, "afp", "dsi opensession/getstatus")
-        elif messaging.irc_line(pl):
+        elif _port_use(st) in (None, "messaging") and messaging.irc_line(pl):
+            # a text line: a well-known port's own protocol (FTP's USER, SMTP's NOTICE) wins
             self._signature(flow, st, "irc", "irc message")
 
     def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
@@ -305,6 +306,12 @@ class SpecHandling:
             _seen(st)[key] = h
             st.pending = True
         return True
+
+
+def _port_use(st: FlowState) -> str | None:
+    """The use case of the flow's well-known port (below the dynamic range), or None."""
+    port = st.port
+    return port[0].use_case if port is not None and port[1] < 49152 else None
 
 
 def _seen(st: FlowState) -> dict:
