@@ -2,8 +2,10 @@
 
 Two sets of captures, neither in ../shared/pcaps/ndpi:
   * spec: flows this script builds from the protocols' specifications (RTP calls, STUN,
-    uTP, TFTP, RTMP, MPEG-TS, RakNet, SIP, an HTTP tracker, TLS with and without SNI, ...),
-    written to a pcap with proper TCP handshakes and sequence numbers;
+    uTP, TFTP, RTMP, MPEG-TS, RakNet, SIP, an HTTP tracker, TLS with and without SNI, ...;
+    and issue 12's game, voice, streaming, remote access, file transfer, ALPN, certificate and
+    DTLS openings, from the unit tests' builders), written to a pcap with proper TCP handshakes
+    and sequence numbers, each conversation with a server address of its own;
   * tcpdump: the captures of ../shared/pcaps/tcpdump (tcpdump's own test suite).
 Each is read by ndpiReader (Debian's libndpi-bin, nDPI 4.2: ``apt-get install libndpi-bin``)
 and by sockscope's engine; nDPI's verdicts are mapped onto use cases as
@@ -227,8 +229,103 @@ def spec_packets() -> list:
             (False, b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n"),
         ],
     )
+    pk = _own_servers(pk + issue12_packets())
     for i, p in enumerate(pk):
         p.time = 1_700_000_000 + i * 0.01
+    return pk
+
+
+def _own_servers(pk: list) -> list:
+    """Give each conversation (keyed by the client's port) a server address of its own.
+
+    Both judges carry state across flows by address: nDPI 4.2 files every later flow of a host
+    pair it once saw BitTorrent on under BitTorrent ("DPI (cache)"), sockscope learns a server's
+    name from its certificate.  One server answering fifty protocols is no real network.
+    """
+    seen: dict[int, str] = {}
+    for p in pk:
+        ip = p[IP]
+        client_port = ip.payload.sport if ip.src == C else ip.payload.dport
+        n = seen.setdefault(client_port, len(seen))
+        addr = f"198.51.100.{20 + n}" if n < 200 else f"203.0.113.{n - 199}"
+        if ip.src == S:
+            ip.src = addr
+        else:
+            ip.dst = addr
+    return pk
+
+
+def issue12_packets() -> list:
+    """Flows of issue 12's spec detectors, on each protocol's usual port, from the unit tests' builders."""
+    import test_classify_gaming_specs as g
+    import test_classify_msgfile_specs as m
+    import test_classify_tls_names as t
+    import test_classify_voice_specs as v
+
+    from tui.classify.detectors.gaming import PIA_MAGIC
+
+    rnd = os.urandom
+    mihoyo_connect = struct.pack("!IIIII", 0xFF, 0, 0, 1234567890, 0xFFFFFFFF)
+    mihoyo_answer = struct.pack("!IIIII", 0x145, 0x1234, 0x5678, 1234567890, 0x14514545)
+    bncs_client = b"\x01" + g.bncs(0x50, bytes(40) + b"68XI\x00") + g.bncs(0x25, bytes(4))
+    bncs_server = g.bncs(0x25, bytes(4)) + g.bncs(0x50, rnd(30))
+    wow_body = b"WoW\x00" + bytes([3, 3, 5]) + struct.pack("<H", 12340) + b"68x\x00niW\x00SUne" + bytes(8) + b"\x04TEST"
+    wow = b"\x00\x08" + struct.pack("<H", len(wow_body)) + wow_body
+    megaco = b"MEGACO/1 [192.0.2.10]:2944\nTransaction = 9998 {\n Context = - {\n ServiceChange = ROOT {}}}\n"
+    play = b"PLAY rtsp://cam.example.org/live RTSP/1.0\r\nCSeq: 4\r\nSession: 12345678\r\n\r\n"
+    play_ok = b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: 12345678\r\n\r\n"
+    telnet_do = bytes([0xFF, 0xFD, 0x18, 0xFF, 0xFD, 0x20, 0xFF, 0xFD, 0x23, 0xFF, 0xFD, 0x27])
+    telnet_will = b"\xff\xfb\x18\xff\xfb\x20\xff\xfc\x23\xff\xfc\x27"
+    rdp_cr = m.tpkt(m.x224_cr(b"Cookie: mstshash=admin\r\n" + m.NEG_REQ))
+    rdp_cc = m.tpkt(struct.pack("!BBHHB", 6 + 8, 0xD0, 0, 0x1234, 0) + m.NEG_RSP)
+    tv = bytes(10) + b"\x03\x17\x24\x47"
+    ed_hello = m.edonkey(0x01, b"\x10" + rnd(16) + struct.pack("<IH", 0xC000020A, 4662) + b"\x02\x00\x00\x00")
+    ed_answer = m.edonkey(0x4C, rnd(16) + struct.pack("<IH", 0xC6336414, 4662) + b"\x00\x00\x00\x00")
+    welcome = b":irc.example.net 001 ronnie :Welcome to the Internet Relay Network ronnie\r\n"
+    cert_hello, cert_server, _ = t._flight("video.netflix.com", ["video.netflix.com"])
+    intra_hello, intra_server, _ = t._flight("intranet.example.org", ["intranet.example.org"])
+    dtls_der, _ = t._cert("Media Relay", ["relay.example.net", "media.netflix.com"])
+    pk: list = []
+    # gaming
+    pk += _dgrams(40200, 22023, [(True, g.hazel_hello()), (False, b"\x0a\x00\x01\xff")])
+    pk += _dgrams(40202, 27015, [(True, g.sns_challenge_request()), (False, g.sns_challenge_reply())])
+    pk += _dgrams(40204, 22102, [(True, mihoyo_connect), (False, mihoyo_answer)])
+    pk += _dgrams(40206, 49152, [(True, PIA_MAGIC + b"\x02" + rnd(60)), (False, PIA_MAGIC + b"\x02" + rnd(60))])
+    pk += _conv(40208, 6112, [(True, bncs_client), (False, bncs_server)])
+    pk += _conv(40210, 3724, [(True, wow)])
+    # voice
+    pk += _dgrams(40212, 9987, [(True, v.ts3_client_init()), (False, v.ts3_server_init())])
+    pk += _dgrams(40214, 4569, [(True, v.iax_full(0x1234, 0, 6, 1, v.NEW_IES))])
+    pk += _dgrams(2727, 2427, [(True, v.CRCX)])
+    pk += _dgrams(40216, 2944, [(True, megaco)])
+    pk += _dgrams(40218, 41000, [(True, v.zrtp_hello()), (False, v.zrtp_hello())])
+    pk += _conv(40220, 1720, [(True, v.tpkt(v.Q931_SETUP))])
+    # streaming
+    frames = v.interleaved(0, v.rtp(1)) + v.interleaved(1, v.rtp(2))
+    pk += _conv(40222, 8554, [(True, play), (False, play_ok), (False, frames), (False, v.interleaved(0, v.rtp(3)))])
+    pk += _conv(40224, 1755, [(True, v.mms_message())])
+    pk += _conv(40226, 4070, [(True, v.spotify_client_hello())])
+    # remote access, file transfer, messaging
+    pk += _conv(40228, 23, [(False, telnet_do), (True, telnet_will)])
+    pk += _conv(40230, 3389, [(True, rdp_cr), (False, rdp_cc)])
+    pk += _dgrams(40232, 5938, [(True, tv + rnd(30)), (False, tv + rnd(30))])
+    pk += _conv(40234, 4662, [(True, ed_hello), (False, ed_answer)])
+    pk += _conv(40236, 2049, [(True, m.rpc_call(100003, 3, 1, rnd(36)))])
+    pk += _conv(
+        40238,
+        548,
+        [(True, m.dsi(0, 4, b"\x01\x04\x00\x00\x04\x00")), (False, m.dsi(1, 4, b"\x00\x04\x00\x10\x00\x00"))],
+    )
+    pk += _conv(40240, 7000, [(True, b"USER guest 0 * :Ronnie Reagan\r\nNICK ronnie\r\n"), (False, welcome)])
+    # TLS without SNI: ALPN offers, the TLS 1.2 server's certificate; DTLS with SNI
+    pk += _conv(40242, 993, [(True, t._tls_hello(None, [b"imap"]))])
+    pk += _conv(40244, 5223, [(True, t._tls_hello(b"chat.example.org", [b"xmpp-client"]))])
+    pk += _conv(40246, 853, [(True, t._tls_hello(None, [b"dot"]))])
+    pk += _conv(40248, 443, [(True, cert_hello), (False, cert_server)])
+    pk += _conv(40250, 443, [(True, intra_hello), (False, intra_server)])
+    pk += _dgrams(40252, 50001, [(True, t._dtls_hello(b"meet.example.org", [b"webrtc"]))])
+    pk += _dgrams(40254, 50003, [(True, t._dtls_hello(b"edge.netflix.com", []))])
+    pk += _dgrams(40256, 50005, [(True, t._dtls_hello(None, [])), *[(False, d) for d in t._dtls_server(dtls_der, 3)]])
     return pk
 
 
