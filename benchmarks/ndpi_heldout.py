@@ -303,6 +303,7 @@ def issue12_packets() -> list:
     # streaming
     frames = v.interleaved(0, v.rtp(1)) + v.interleaved(1, v.rtp(2))
     pk += _conv(40222, 8554, [(True, play), (False, play_ok), (False, frames), (False, v.interleaved(0, v.rtp(3)))])
+    pk += _conv(40258, 554, [(False, frames), (False, v.interleaved(0, v.rtp(3)))])  # joined mid-stream
     pk += _conv(40224, 1755, [(True, v.mms_message())])
     pk += _conv(40226, 4070, [(True, v.spotify_client_hello())])
     # remote access, file transfer, messaging
