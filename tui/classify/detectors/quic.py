@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tui.classify import quic, wire
-from tui.classify.detectors.tls import hello_alpn_hit, ip_literal
+from tui.classify import quic
 
 if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
@@ -57,16 +56,7 @@ class QuicHandling:
         hs = _contiguous(crypto)
         if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
             st.crypto = None
-            sni = wire.client_hello_sni(hs)
-            if sni and ip_literal(sni):
-                flow.name = sni
-                sni = None
-            if sni:
-                self._learn_name(flow, st, sni, from_src)
-            if st.name_hit is None or st.name_hit[0].use_case == "web":
-                hit = hello_alpn_hit(hs, 0, len(hs))
-                if hit is not None:
-                    st.name_hit = hit
+            sni = self._hello_names(flow, st, hs, 0, len(hs), from_src)
             self._carrier(flow, st, "quic", "quic sni" if sni else "quic", decided=True)
         else:
             self._carrier(flow, st, "quic", "quic", decided=False)

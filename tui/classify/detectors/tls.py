@@ -268,8 +268,10 @@ class TlsHandling:
     def _hello_done(self, flow, st: FlowState, hs: bytes, from_src: bool) -> None:
         self._hello(flow, st, hs, 0, len(hs), from_src)
 
-    def _hello(self, flow, st: FlowState, hs: bytes, off: int, stop: int, from_src: bool) -> None:
-        """A whole ClientHello at hs[off:stop]: its SNI names the flow, its ALPN may tell the use."""
+    def _hello_names(self, flow, st: FlowState, hs: bytes, off: int, stop: int, from_src: bool) -> str | None:
+        """The SNI and ALPN of a ClientHello (TLS, DTLS or QUIC's) at hs[off:stop]: the SNI a host
+        name learns, an IP-literal SNI only names the flow, the ALPN may say more than "web".
+        Returns the usable SNI, or None."""
         sni = wire.client_hello_sni(hs, off, stop)
         if sni and ip_literal(sni):
             flow.name = sni
@@ -280,6 +282,11 @@ class TlsHandling:
             hit = hello_alpn_hit(hs, off, stop)
             if hit is not None:
                 st.name_hit = hit
+        return sni
+
+    def _hello(self, flow, st: FlowState, hs: bytes, off: int, stop: int, from_src: bool) -> None:
+        """A whole ClientHello at hs[off:stop]: its SNI names the flow, its ALPN may tell the use."""
+        sni = self._hello_names(flow, st, hs, off, stop, from_src)
         if not sni:
             st.want_cert = True
             st.buf_from_src = from_src
@@ -354,16 +361,7 @@ class TlsHandling:
         hs = dtls_client_hello(pl)
         sni = None
         if hs is not None:
-            sni = wire.client_hello_sni(hs)
-            if sni and ip_literal(sni):
-                flow.name = sni
-                sni = None
-            if sni:
-                self._learn_name(flow, st, sni, from_src)
-            if st.name_hit is None or st.name_hit[0].use_case == "web":
-                hit = hello_alpn_hit(hs, 0, len(hs))
-                if hit is not None:
-                    st.name_hit = hit
+            sni = self._hello_names(flow, st, hs, 0, len(hs), from_src)
         if hs is not None and not sni:
             st.want_cert = True  # a DTLS 1.2 server sends its certificate in clear too
             st.buf_from_src = from_src
