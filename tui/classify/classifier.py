@@ -69,7 +69,7 @@ class FlowState:
     # What two-packet detectors saw first, made only for the flows that reach one (so most
     # states stay small): "rtp" + end (the last RTP header (pt, seq, ssrc) from that end, 1 the
     # flow's source, 2 its destination), "utp" (type, connection id), "tftp" (opcode, block),
-    # "rtmp" and "valve" (the end that sent the C0+C1 / the connectionless packet)
+    # "rtmp" and "source_engine", "teamviewer" (the end that sent the C0+C1 / the first datagram)
     seen: dict | None = None
     pending: bool = False  # a detector waits for a second packet (RTP, uTP, TFTP, RTMP)
     ftp: bool = False

@@ -122,24 +122,10 @@ class SpecHandling:
                     st.pending = True
                 return
         if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
-            side = 1 if from_src else 2
-            first = st.seen.get("valve") if st.seen else None
-            if first and first != side:
-                st.pending = False
-                self._signature(flow, st, "source_engine", "connectionless packets both ways")
-            elif not first:
-                _seen(st)["valve"] = side
-                st.pending = True
+            self._both_ways(flow, st, from_src, "source_engine", "connectionless packets both ways")
             return
         if b0 == 0 and len(pl) > 13 and use in (None, "remote_access") and remote.teamviewer_datagram(pl):
-            side = 1 if from_src else 2
-            first = st.seen.get("teamviewer") if st.seen else None
-            if first and first != side:
-                st.pending = False
-                self._signature(flow, st, "teamviewer", "teamviewer datagrams both ways")
-            elif not first:
-                _seen(st)["teamviewer"] = side
-                st.pending = True
+            self._both_ways(flow, st, from_src, "teamviewer", "teamviewer datagrams both ways")
             return
         if b0 == 0 and len(pl) == 74 and voice.discord_ip_discovery(pl):
             self._signature(flow, st, "discord", "discord ip discovery")
@@ -151,6 +137,17 @@ class SpecHandling:
             self._signature(flow, st, "stun", "turn channel data")
         elif use in (None, "voice"):
             self._udp_voice(flow, st, pl, b0)
+
+    def _both_ways(self, flow, st: FlowState, from_src: bool, key: str, detail: str) -> None:
+        """A datagram a detector matched: the verdict once the other end has sent one too."""
+        side = 1 if from_src else 2
+        first = st.seen.get(key) if st.seen else None
+        if first and first != side:
+            st.pending = False
+            self._signature(flow, st, key, detail)
+        elif not first:
+            _seen(st)[key] = side
+            st.pending = True
 
     def _udp_voice(self, flow, st: FlowState, pl: bytes, b0: int) -> None:
         """Text and binary VoIP signalling on UDP (issue 12), by first byte."""
