@@ -102,16 +102,11 @@ class PcapSource:
 
     def frames(self) -> Iterator[tuple]:
         """Every frame of the file, in order; on damage, stop and set ``end_reason``."""
-        reader = self._pcap_frames if self._format == "pcap" else self._pcapng_frames
-        try:
-            for frame in reader():
-                self.frames_read += 1
-                yield frame
-        except _Damaged as exc:
-            self.warning = f"{self.path}: {exc.args[0]}; {self.frames_read} packets read before it"
-            self.end_reason = self.warning
-            return
-        self.end_reason = "end of file"
+        damage: list[str] = []
+        for frame in self._guarded(damage):
+            self.frames_read += 1
+            yield frame
+        self._ended(damage)
 
     def batches(self, stop: threading.Event) -> Iterator[list[tuple]]:
         if not self.speed:
@@ -121,18 +116,17 @@ class PcapSource:
         pace_wall = pace_ts = None
         for frame in self.frames():
             batch.append(frame)
-            if self.speed:
-                if pace_wall is None:
+            if pace_wall is None:
+                pace_wall, pace_ts = time.monotonic(), frame[0]
+            due = pace_wall + (frame[0] - pace_ts) / 1e9 / self.speed
+            delay = due - time.monotonic()
+            if delay > 0.005:
+                yield batch
+                batch = []
+                if stop.wait(min(delay, 1.0)):
+                    return
+                if delay > 1.0:  # a long gap in the recording: skip ahead
                     pace_wall, pace_ts = time.monotonic(), frame[0]
-                due = pace_wall + (frame[0] - pace_ts) / 1e9 / self.speed
-                delay = due - time.monotonic()
-                if delay > 0.005:
-                    yield batch
-                    batch = []
-                    if stop.wait(min(delay, 1.0)):
-                        return
-                    if delay > 1.0:  # a long gap in the recording: skip ahead
-                        pace_wall, pace_ts = time.monotonic(), frame[0]
             if len(batch) >= BATCH:
                 yield batch
                 batch = []
@@ -153,6 +147,10 @@ class PcapSource:
             yield batch
             if stop.is_set() and len(batch) == BATCH:
                 return
+        self._ended(damage)
+
+    def _ended(self, damage: list[str]) -> None:
+        """The file was read to its end, or to the damage that stopped it: say which."""
         if damage:
             self.warning = f"{self.path}: {damage[0]}; {self.frames_read} packets read before it"
             self.end_reason = self.warning
