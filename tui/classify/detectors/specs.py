@@ -90,10 +90,9 @@ class SpecHandling:
 
     def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Detectors written from the protocols' specifications (tui/classify/detectors)."""
-        port = st.port
         # a well-known port names its service: only detectors of the same use case may
         # overrule it (uTP and TFTP look like many binary headers)
-        use = port[0].use_case if port is not None and port[1] < 49152 else None
+        use = _port_use(st)
         if b0 in _GAMING_UDP and use in (None, "gaming") and self._gaming_udp(flow, st, pl, b0, from_src):
             return
         if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
@@ -164,9 +163,7 @@ class SpecHandling:
 
     def _tcp_media(self, flow, st: FlowState, pl: bytes, b0: int) -> bool:
         """H.323 over TPKT, MMS, Spotify's access point, RTSP-interleaved media (issue 12)."""
-        port = st.port
-        use = port[0].use_case if port is not None and port[1] < 49152 else None
-        if use not in (None, "voice", "streaming"):
+        if _port_use(st) not in (None, "voice", "streaming"):
             return False
         if b0 == 3:
             kind = voice.tpkt_h323(pl)

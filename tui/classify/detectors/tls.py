@@ -316,12 +316,7 @@ class TlsHandling:
         if fl.names:
             self._cert_names(flow, st, fl.names)
         if fl.done or len(buf) >= CERT_BUFFER:
-            st.want_cert = False
-            del seen["tls_flight"]
-            if fl.names:
-                self._remember(flow.src if st.buf_from_src is False else flow.dst, flow.name)
-            label = "tls certificate" if fl.names else "tls"
-            self._carrier(flow, st, "tls", label, decided=True)
+            self._flight_end(flow, st, fl, "tls_flight", "tls")
 
     def _cert_names(self, flow, st: FlowState, names: list[str]) -> None:
         """Name the flow after its certificate: the first name a rule knows, else the subject's."""
@@ -384,8 +379,13 @@ class TlsHandling:
         if fl.names:
             self._cert_names(flow, st, fl.names)
         if fl.done:
-            st.want_cert = False
-            del seen["dtls_flight"]
-            if fl.names:
-                self._remember(flow.src if st.buf_from_src is False else flow.dst, flow.name)
-            self._carrier(flow, st, "dtls", "dtls certificate" if fl.names else "dtls", decided=True)
+            self._flight_end(flow, st, fl, "dtls_flight", "dtls")
+
+    def _flight_end(self, flow, st: FlowState, fl: ServerFlight, key: str, carrier: str) -> None:
+        """The server's clear flight is over: the server's address learns the certificate's name,
+        and the flow is decided as ``carrier`` (tls or dtls)."""
+        st.want_cert = False
+        del st.seen[key]
+        if fl.names:
+            self._remember(flow.src if st.buf_from_src is False else flow.dst, flow.name)
+        self._carrier(flow, st, carrier, f"{carrier} certificate" if fl.names else carrier, decided=True)
