@@ -141,6 +141,38 @@ def _detector_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         ("rtmp_answered", "TCP", 40000, 1935, [b"\x03" + b"\x01" * 1536, b"\x03" + b"\x02" * 1536]),
         *_msgfile_seeds(),
         *_gaming_seeds(),
+        *_voice_seeds(),
+    ]
+
+
+def _voice_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """Voice and streaming signalling of detectors/voice.py and streaming.py (issue 12)."""
+    ts3 = b"TS3INIT1" + struct.pack("!HHB", 101, 0, 0x88) + bytes.fromhex("06bb8b1a") + b"\x00" + b"\x01" * 12
+    ies = b"\x0b\x02\x00\x02\x01\x03100\x02\x05alice\x09\x04\x00\x00\x00\x04"
+    iax = struct.pack("!HHIBBBB", 0x8000 | 0x1234, 0, 3, 0, 0, 6, 1) + ies
+    crcx = b"CRCX 1204 aaln/1@rgw-2567.example.net MGCP 1.0\r\nC: A3C47F21456789F0\r\nM: sendrecv\r\n"
+    megaco = b"!/1 [192.0.2.1]:55555 T=9998{C=-{SC=ROOT{}}}"
+    zrtp = struct.pack("!BBH", 0x10, 0, 1) + b"ZRTP" + struct.pack("!I", 0xDEADBEEF) + b"\x50\x5a\x00\x00Hello   "
+    setup = bytes.fromhex("080277f40504038090a57e0010") + b"\x01" * 16
+    rtp = struct.pack("!BBHII", 0x80, 96, 1, 160, 0x1234ABCD) + b"\x01" * 160
+    mms_rest = struct.pack("<HHIdI", 6, 0, 0, 0.0, 0) + struct.pack("<HH", 0x01, 0x0003) + bytes(32)
+    mms = struct.pack("<BBBBI", 1, 0, 0, 0, 0xB00BFACE) + struct.pack("<I", len(mms_rest) + 4) + b"MMS " + mms_rest
+    build_info = b"\x08\x00\x10\x00\x18\xb0\xdb\x06"
+    sp_body = b"\x52" + bytes((len(build_info),)) + build_info + b"\x50\x00\xa0\x01\x01" + b"\x01" * 120
+    spotify = struct.pack("!HI", 4, 6 + len(sp_body)) + sp_body
+    skype = b"\x11\x22\x02\x01\x02\x03\x04\x9a\x1b\x2c\x3d" + b"\x01" * 40
+    skype2 = b"\x33\x44\x02\x05\x06\x07\x08\x9a\x1b\x2c\x3d" + b"\x02" * 40
+    return [
+        ("teamspeak", "UDP", 40000, 40030, [ts3]),
+        ("iax", "UDP", 40000, 40031, [iax]),
+        ("mgcp", "UDP", 40000, 40032, [crcx]),
+        ("megaco", "UDP", 40000, 40033, [megaco]),
+        ("zrtp", "UDP", 40000, 40034, [zrtp]),
+        ("h323", "TCP", 40000, 40035, [struct.pack("!BBH", 3, 0, 4 + len(setup)) + setup]),
+        ("rtsp", "TCP", 40000, 40036, [struct.pack("!BBH", 0x24, 0, len(rtp)) + rtp]),
+        ("mms", "TCP", 40000, 40037, [mms]),
+        ("spotify", "TCP", 40000, 40038, [spotify]),
+        ("skype", "UDP", 40000, 40039, [skype, skype2]),
     ]
 
 

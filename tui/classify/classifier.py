@@ -667,6 +667,8 @@ _SIGNATURES = (
     "teamviewer",
     "irc",
     "anydesk",
+    # voice and streaming signalling (issue 12)
+    *("teamspeak", "iax", "mgcp", "megaco", "zrtp", "h323", "rtsp", "mms", "spotify", "skype"),
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui.classify.detectors import filexfer, gaming, messaging, remote, streaming, voice
-from tui.classify.rules import Rule
 
 if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
@@ -63,7 +62,7 @@ class SpecHandling:
         elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
             self._signature(flow, st, "minecraft", "minecraft handshake")
         elif b0 == 0x24 and streaming.rtsp_interleaved(pl):
-            self._spec(flow, st, "rtsp", "rtsp interleaved rtp")
+            self._signature(flow, st, "rtsp", "rtsp interleaved rtp")
         elif b0 in _MSGFILE_TCP_FIRST and st.payloads < 2:
             self._msgfile_tcp(flow, st, pl, b0)
 
@@ -152,14 +151,14 @@ class SpecHandling:
         """Text and binary VoIP signalling on UDP (issue 12), by first byte."""
         if b0 == 0x54:
             if voice.teamspeak3_init(pl):
-                self._spec(flow, st, "teamspeak", "teamspeak 3 init")
+                self._signature(flow, st, "teamspeak", "teamspeak 3 init")
         elif b0 == 0x10:
             if voice.zrtp_packet(pl):
-                self._spec(flow, st, "zrtp", "zrtp packet")
+                self._signature(flow, st, "zrtp", "zrtp packet")
         elif b0 in voice.MGCP_FIRST and voice.mgcp_command(pl):
-            self._spec(flow, st, "mgcp", "mgcp command")
+            self._signature(flow, st, "mgcp", "mgcp command")
         elif b0 in (0x4D, 0x21) and voice.megaco_message(pl):
-            self._spec(flow, st, "megaco", "megaco message")
+            self._signature(flow, st, "megaco", "megaco message")
 
     def _tcp_media(self, flow, st: FlowState, pl: bytes, b0: int) -> bool:
         """H.323 over TPKT, MMS, Spotify's access point, RTSP-interleaved media (issue 12)."""
@@ -168,14 +167,14 @@ class SpecHandling:
         if b0 == 3:
             kind = voice.tpkt_h323(pl)
             if kind is not None:
-                self._spec(flow, st, "h323", "h.225 q.931 over tpkt" if kind == "q931" else "h.245 over tpkt")
+                self._signature(flow, st, "h323", "h.225 q.931 over tpkt" if kind == "q931" else "h.245 over tpkt")
                 return True
         elif b0 == 1:
             if streaming.mms_tcp(pl):
-                self._spec(flow, st, "mms", "mms tcp message")
+                self._signature(flow, st, "mms", "mms tcp message")
                 return True
         elif b0 == 0 and streaming.spotify_hello(pl):
-            self._spec(flow, st, "spotify", "spotify access point hello")
+            self._signature(flow, st, "spotify", "spotify access point hello")
             return True
         return False
 
@@ -196,18 +195,9 @@ class SpecHandling:
             return False
         seen["skype"] = b""  # one answer only: the packet right after the first
         if first and voice.skype_pair(first, pl):
-            self._spec(flow, st, "skype", "skype udp obfuscation layer")
+            self._signature(flow, st, "skype", "skype udp obfuscation layer")
             return True
         return False
-
-    def _spec(self, flow, st: FlowState, key: str, detail: str) -> None:
-        """A verdict by a signature of rules.toml that the classifier's own table may not list."""
-        rule = self._sig.get(key)
-        if rule is None:  # looked up once per classifier, then kept beside the others
-            rule = self._sig[key] = self.rules.signatures.get(key) or Rule(key.upper(), "unknown", key)
-        st.sig = rule
-        st.sig_detail = detail
-        flow.decided = True
 
     def _gaming_udp(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
         """Game handshakes over UDP (tui/classify/detectors/gaming.py): True when the packet was one."""
@@ -286,7 +276,7 @@ class SpecHandling:
             self._signature(flow, st, "rtcp", "rtcp header")
             return True
         if len(pl) >= 12 and pl[10] == voice.IAX_IAX and voice.iax2_call_start(pl):
-            self._spec(flow, st, "iax", "iax2 call start")
+            self._signature(flow, st, "iax", "iax2 call start")
             return True
         h = voice.rtp_header(pl)
         if h is None:
