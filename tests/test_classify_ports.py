@@ -52,3 +52,13 @@ def test_user_file_range_still_overrides_builtin_single_port():
     parse_rules('[[ports]]\napp = "A"\nuse_case = "web"\nudp = [7000]\n', "builtin.toml", into)
     parse_rules('[[ports]]\napp = "B"\nuse_case = "gaming"\nudp = ["6990-7010"]\n', "user.toml", into)
     assert into.ports[("UDP", 7000)].app == "B"
+
+
+def test_tcp_3478_is_stun_turn_not_a_console():
+    """TURN over TCP (RFC 8656) on STUN's registered port is a call, whatever Sony's list says."""
+    rules = load_rules(None, use_default_user=False)
+    rule, port = rules.port("TCP", 51000, 3478)
+    assert port == 3478
+    assert (rule.app, rule.use_case) == ("STUN", "voice")
+    rule, _ = rules.port("TCP", 51000, 9295)
+    assert rule.app == "PlayStation"
