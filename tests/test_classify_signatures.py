@@ -39,6 +39,16 @@ def test_tls_without_name_rule_is_web_and_on_993_is_mail():
     assert f.reason == "tls, port 993/tcp"
 
 
+def test_cleartext_http_on_another_protocols_port_stays_http():
+    """A parsed HTTP request says what it is; SIP's port (5060) only decides for TLS, not HTTP."""
+    req = b"GET /index.html HTTP/1.1\r\nHost: example.org\r\n\r\n"
+    eng = run([*handshake(dport=5060), tcp(req, dport=5060)])
+    f = only_flow(eng)
+    assert (f.app, f.use_case) == ("HTTP", "web"), f.reason
+    eng = run([*handshake(dport=5061), tcp(client_hello(None), dport=5061)])
+    assert only_flow(eng).use_case == "voice"  # TLS on SIP-TLS's port: the port is all there is
+
+
 def test_over_long_sni_is_ignored_not_raised():
     hello = bytearray(client_hello("a" * 60 + ".example.com"))
     # Point the name length past the end of the extension.

@@ -597,7 +597,9 @@ class Classifier(
                 rule, why = st.hint
                 flow.use_case = rule.use_case
                 flow.reason = f"{label}, {why}"
-            elif port is not None and port[0].use_case != c.use_case:
+            elif port is not None and port[0].use_case != c.use_case and c is not self._sig["http"]:
+                # a port's use case over an opaque carrier (TLS on 993 is mail); a parsed HTTP
+                # request already says what it is (HTTP on SIP's 5060 is still the web)
                 flow.use_case = port[0].use_case
                 flow.reason = f"{label}, {port[0].reason}"
             else:
