@@ -141,7 +141,7 @@ def flow_columns(flows: list) -> list[list]:
     if not set(proto) <= PORT_PROTOCOLS:  # port-less flows (ICMP, ...) show null ports
         sport = [p if pr in PORT_PROTOCOLS else None for p, pr in zip(sport, proto, strict=True)]
         dport = [p if pr in PORT_PROTOCOLS else None for p, pr in zip(dport, proto, strict=True)]
-    if owner.count(None) == n:
+    if _all_none(owner):
         pid = process = user = container = owner
     else:
         pid = [getattr(o, "pid", None) for o in owner]
@@ -161,11 +161,14 @@ def _address_texts(addrs: list, fams: list, lengths: list) -> list[str]:
     if list(map(len, addrs)) != lengths:
         text = functools.lru_cache(maxsize=None)(address_text)
         return list(map(text, addrs, fams))
-    distinct = dict.fromkeys(addrs)  # in first-seen order: memory order, kind to the caches
-    v4 = [a for a in distinct if len(a) == 4]
+    distinct = list(dict.fromkeys(addrs))  # in first-seen order: memory order, kind to the caches
+    v4 = v6 = distinct
+    if 16 in lengths:  # IPv6 too (only 4 and 16 are in lengths, and they are the addresses')
+        is_v4 = list(map((4).__eq__, map(len, distinct)))
+        v4 = list(itertools.compress(distinct, is_v4))
+        v6 = list(itertools.compress(distinct, map(operator.not_, is_v4)))
     texts = dict(zip(v4, map(inet_ntop, itertools.repeat(AF_INET), v4), strict=True))
-    if len(v4) < len(distinct):
-        v6 = [a for a in distinct if len(a) != 4]
+    if v6 is not v4:
         texts.update(zip(v6, map(address_text, v6, itertools.repeat(6)), strict=True))
     return list(map(texts.__getitem__, addrs))
 
@@ -290,11 +293,11 @@ _NONE = type(None)
 def _json_column(col: list) -> tuple[str, Any]:
     """A column's JSON: (the text of every value, None) when it has one value, else (None, the texts)."""
     n = len(col)
-    if col.count(None) == n:  # compares identity first: fast
+    if _all_none(col):
         return "null", None
     types = set(map(type, col))
     if types == {int} or types == {str}:  # exact types: equal values have the same text
-        if col.count(col[0]) == n:
+        if col[0] == col[-1] and col.count(col[0]) == n:
             return _json_value(col[0]), None
         return None, map(int.__repr__ if types == {int} else _esc, col)
     if types == {float} and all(map(math.isfinite, col)):
@@ -308,6 +311,11 @@ def _json_column(col: list) -> tuple[str, Any]:
     if types == {int, _NONE}:  # str(int) is int.__repr__ for an exact int; str("null") is itself
         return None, map(str, map({None: "null"}.get, col, col))
     return None, map(_json_value, col)
+
+
+def _all_none(col: list) -> bool:
+    """Whether every value is None, by identity (``list.count(None)`` compares each value with ==: slow)."""
+    return not any(map(operator.is_not, col, itertools.repeat(None)))
 
 
 def _json_value(value: Any) -> str:
