@@ -251,11 +251,11 @@ def flow_texts(cols: list[list], names: dict | None = None) -> list[str]:
 
     Each column is turned into JSON text by one C-level ``map`` chosen from the exact types
     it holds (a bool or a str subclass takes the general path; ints by ``int.__repr__``,
-    finite floats by ``float.__repr__``, what json writes; strings by json's C escaper, once
-    per distinct value where there are None).  A column of one int, str or None is a
-    constant.  Then each flow is one ``str.join`` of its values and the text between them.
-    A column of any other mix of types goes through ``json.dumps`` value by value: the same
-    text, slower.
+    finite floats by ``float.__repr__``, what json writes; strings by json's C escaper).  A
+    column of one int, str or None is a constant; a column of few strings (and None) maps
+    each to its text, the key before it included, from a table of its distinct values.  Then
+    each flow is one ``str.join`` of its values and the text between them.  A column of any
+    other mix of types goes through ``json.dumps`` value by value: the same text, slower.
     """
     if len(cols) != len(FLOW_KEYS):
         raise ValueError(f"a flow row has {len(cols)} values, not {len(FLOW_KEYS)}")
@@ -268,15 +268,19 @@ def flow_texts(cols: list[list], names: dict | None = None) -> list[str]:
     if names is not None:
         cols = [*cols, list(map(names.get, cols[1])), list(map(names.get, cols[3]))]
         keys += ["src_host", "dst_host"]
-    pieces: list[Any] = []  # the text before a column's values, the values, ..., the text after the last
-    text = "{"
+    pieces: list[Any] = []  # the flows' texts in parts: repeated texts (keys) and columns' values
+    text = "{"  # the constant text since the last column with values
     for key, col in zip(keys, cols, strict=True):
         text += _esc(key) + ": "
-        const, values = _json_column(col)
-        if values is None:
+        const, values, table = _json_column(col)
+        if const is not None:
             text += const
         else:
-            pieces += [itertools.repeat(text), values]
+            if table is not None:  # the text before the value goes into the table's texts
+                values = map({v: text + t for v, t in table.items()}.__getitem__, col)
+            else:
+                pieces.append(itertools.repeat(text))
+            pieces.append(values)
             text = ""
         text += ", "
     text = text[:-2] + "}"
@@ -288,29 +292,34 @@ def flow_texts(cols: list[list], names: dict | None = None) -> list[str]:
 
 _esc = json.encoder.encode_basestring_ascii  # the C escaper json.dumps(ensure_ascii=True) uses
 _NONE = type(None)
+_FEW = 64  # a column whose first values hold fewer distinct strings than this takes a table
 
 
-def _json_column(col: list) -> tuple[str, Any]:
-    """A column's JSON: (the text of every value, None) when it has one value, else (None, the texts)."""
+def _json_column(col: list) -> tuple[str | None, Any, dict | None]:
+    """A column's JSON: (its one text, None, None) when all its values are the same,
+    (None, the texts, None), or (None, None, a table from each distinct value to its text)."""
     n = len(col)
     if _all_none(col):
-        return "null", None
+        return "null", None, None
     types = set(map(type, col))
-    if types == {int} or types == {str}:  # exact types: equal values have the same text
-        if col[0] == col[-1] and col.count(col[0]) == n:
-            return _json_value(col[0]), None
-        return None, map(int.__repr__ if types == {int} else _esc, col)
+    # exact types: equal values have the same text
+    if (types == {int} or types == {str}) and col[0] == col[-1] and col.count(col[0]) == n:
+        return _json_value(col[0]), None, None
+    if types == {int}:
+        return None, map(int.__repr__, col), None
     if types == {float} and all(map(math.isfinite, col)):
-        return None, map(float.__repr__, col)
-    if types == {str, _NONE}:  # exact types: the keys cannot collide (1 == True == 1.0)
+        return None, map(float.__repr__, col), None
+    if types == {str} and len(set(col[: 4 * _FEW])) >= _FEW:  # many strings: each its own text
+        return None, map(_esc, col), None
+    if types == {str} or types == {str, _NONE}:  # exact types: the keys cannot collide (1 == True == 1.0)
         distinct = dict.fromkeys(col)  # in the column's order: kind to the caches
-        del distinct[None]
-        texts = dict(zip(distinct, map(_esc, distinct), strict=True))
-        texts[None] = "null"
-        return None, map(texts.__getitem__, col)
+        table = {None: "null"}
+        distinct.pop(None, None)
+        table.update(zip(distinct, map(_esc, distinct), strict=True))
+        return None, None, table
     if types == {int, _NONE}:  # str(int) is int.__repr__ for an exact int; str("null") is itself
-        return None, map(str, map({None: "null"}.get, col, col))
-    return None, map(_json_value, col)
+        return None, map(str, map({None: "null"}.get, col, col)), None
+    return None, map(_json_value, col), None
 
 
 def _all_none(col: list) -> bool:
