@@ -252,10 +252,11 @@ def flow_texts(cols: list[list], names: dict | None = None) -> list[str]:
     Each column is turned into JSON text by one C-level ``map`` chosen from the exact types
     it holds (a bool or a str subclass takes the general path; ints by ``int.__repr__``,
     finite floats by ``float.__repr__``, what json writes; strings by json's C escaper).  A
-    column of one int, str or None is a constant; a column of few strings (and None) maps
-    each to its text, the key before it included, from a table of its distinct values.  Then
-    each flow is one ``str.join`` of its values and the text between them.  A column of any
-    other mix of types goes through ``json.dumps`` value by value: the same text, slower.
+    column of one int, str or None is a constant; a column of few ints or strings, or of
+    strings and None, maps each value to its text, the key before it included, from a table
+    of its distinct values.  Then each flow is one ``str.join`` of its values and the text
+    between them.  A column of any other mix of types goes through ``json.dumps`` value by
+    value: the same text, slower.
     """
     if len(cols) != len(FLOW_KEYS):
         raise ValueError(f"a flow row has {len(cols)} values, not {len(FLOW_KEYS)}")
@@ -305,21 +306,21 @@ def _json_column(col: list) -> tuple[str | None, Any, dict | None]:
     # exact types: equal values have the same text
     if (types == {int} or types == {str}) and col[0] == col[-1] and col.count(col[0]) == n:
         return _json_value(col[0]), None, None
-    if types == {int}:
-        return None, map(int.__repr__, col), None
     if types == {float} and all(map(math.isfinite, col)):
         return None, map(float.__repr__, col), None
-    if types == {str} and len(set(col[: 4 * _FEW])) >= _FEW:  # many strings: each its own text
-        return None, map(_esc, col), None
-    if types == {str} or types == {str, _NONE}:  # exact types: the keys cannot collide (1 == True == 1.0)
-        distinct = dict.fromkeys(col)  # in the column's order: kind to the caches
-        table = {None: "null"}
-        distinct.pop(None, None)
-        table.update(zip(distinct, map(_esc, distinct), strict=True))
-        return None, None, table
-    if types == {int, _NONE}:  # str(int) is int.__repr__ for an exact int; str("null") is itself
+    if not types <= {int, str, _NONE} or (int in types and str in types):
+        return None, map(_json_value, col), None
+    # Exact types from here: int, str or None (the keys of a table cannot collide: 1 == True == 1.0).
+    text = int.__repr__ if int in types else _esc
+    if _NONE not in types and len(set(col[: 4 * _FEW])) >= _FEW:  # many values: each its own text
+        return None, map(text, col), None
+    if int in types and len(set(col[: 4 * _FEW])) >= _FEW:  # str(int) is int.__repr__; str("null") itself
         return None, map(str, map({None: "null"}.get, col, col)), None
-    return None, map(_json_value, col), None
+    distinct = dict.fromkeys(col)  # in the column's order: kind to the caches
+    table = {None: "null"}
+    distinct.pop(None, None)
+    table.update(zip(distinct, map(text, distinct), strict=True))
+    return None, None, table
 
 
 def _all_none(col: list) -> bool:
