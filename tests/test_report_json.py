@@ -112,3 +112,48 @@ def test_unpaced_batches_equal_the_frames_and_keep_the_damage(tmp_path):
     assert len(list(src.batches(stop))) == 1 and src.end_reason is None  # stopped: no end of file
     src.close()
     whole.close()
+
+
+def test_many_distinct_strings_encode_as_json_dumps():
+    """Past _FEW distinct strings a column is escaped value by value, not through a table."""
+    from tui.report import _FEW
+
+    odd = ['q"', "b\\", "\x00", "\u00e9", "\U0001f600", "%s", "\u2028"]
+    rows = [_row(i, name=f"n{i}{odd[i % len(odd)]}", src=f"s{i}{odd[i % 3]}", user=None if i % 5 else "u")
+            for i in range(4 * _FEW + 9)]  # fmt: skip
+    assert len({r[8] for r in rows[: 4 * _FEW]}) >= _FEW
+    assert flow_json(rows) == _plain(rows)
+    names = {r[1]: odd[i % len(odd)] for i, r in enumerate(rows[::2])}
+    assert flow_json(rows, names) == _plain(rows, names)
+
+
+def test_columns_with_an_order_are_the_rows_in_that_order():
+    """A report of columns and largest-first positions (what collect gives) prints what its rows print."""
+    import io
+
+    from tui.engine import Engine
+    from tui.report import Report, write_report_json
+
+    snap = Engine().snapshot()
+    rng = random.Random(5)
+    rows = [_row(i, bytes=rng.randrange(4), sport=None if i % 7 == 0 else i) for i in range(300)]
+    order = sorted(range(len(rows)), key=lambda i: rows[i][10], reverse=True)  # stable, as collect's
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    by_cols = Report(snap, None, len(rows), columns=cols, order=order)
+    by_rows = Report(snap, [rows[i] for i in order], len(rows))
+    assert by_cols.rows == by_rows.rows and len(by_cols) == len(by_rows) == 300
+    assert by_cols.column(3) == [r[3] for r in by_rows.rows]
+
+    def text(rep, names=None):
+        buf = io.StringIO()
+        write_report_json(rep, buf, names)
+        return buf.getvalue()
+
+    names = {rows[0][1]: "x\u00e9", rows[5][3]: None}
+    assert text(by_cols) == text(by_rows)
+    assert text(by_cols, names) == text(by_rows, names)
+    for top in (0, 1, 10, 149, 151, 299, 300, 1000):  # a few of many are taken out; most are not
+        assert text(by_cols.head(top)) == text(by_rows.head(top)), top
+        assert by_cols.head(top).rows == by_rows.rows[:top]
+    plain = Report(snap, None, len(rows), columns=cols)
+    assert plain.rows == rows and text(plain.head(7)) == text(Report(snap, rows[:7], len(rows)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -179,7 +180,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         from tui.resolver import Resolver
 
         resolver = Resolver()
-        names = resolver.resolve_all([a for r in rep.rows for a in (r[1], r[3])], timeout=5.0)
+        src, dst = rep.column(1), rep.column(3)  # resolved in the old order: each source, then its destination
+        names = resolver.resolve_all(itertools.chain.from_iterable(zip(src, dst, strict=True)), timeout=5.0)
         resolver.close()
     # A capture that ended early (damaged file, interface removed, failure after some
     # packets) still prints what it counted, and exits with 3 so scripts can tell.

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import json
 import math
 import operator
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from socket import AF_INET, inet_ntop
 from typing import Any, TextIO
 
 from tui.decode import PORT_PROTOCOLS
@@ -33,17 +34,58 @@ FLOW_KEYS = (
 JSON_CHUNK = 20_000  # flows per encode call: C speed, and the text of a huge table never whole in memory
 
 
-@dataclass(slots=True)
 class Report:
-    """What `sockscope report` prints: the counters of a snapshot and its flows as rows.
+    """What `sockscope report` prints: the counters of a snapshot and its flows.
 
-    ``snap.flows`` may be empty: ``rows`` (FLOW_KEYS order, largest first, at most ``top``)
-    are the flows, and ``flow_count`` how many the table held.
+    ``snap.flows`` may be empty: the flows (FLOW_KEYS order, largest first, at most ``top``)
+    are ``rows`` (a tuple per flow), and ``flow_count`` is how many the table held.
+    ``collect`` gives columns instead (a list per key, in the table's order, and the
+    positions largest first): the JSON encoder reads them as they are, with no tuple per
+    flow, and no column is reordered (a gather in a random order misses the CPU caches
+    once per value).  Rows are made from them the first time they are asked for (the
+    merge of workers and the table read rows).  Not a dataclass for that reason.
     """
 
-    snap: Snapshot
-    rows: list[tuple]
-    flow_count: int
+    __slots__ = ("_columns", "_order", "_rows", "flow_count", "snap")
+
+    def __init__(self, snap: Snapshot, rows: list[tuple] | None = None, flow_count: int = 0,
+                 *, columns: list[list] | None = None, order: list[int] | None = None) -> None:  # fmt: skip
+        if rows is None and columns is None:
+            rows = []
+        self.snap = snap
+        self.flow_count = flow_count
+        self._rows = rows
+        self._columns = columns
+        self._order = order  # positions in the columns, largest first; None: the columns' own order
+
+    @property
+    def rows(self) -> list[tuple]:
+        if self._rows is None:
+            rows = list(zip(*self._columns, strict=True))
+            self._rows = rows if self._order is None else list(map(rows.__getitem__, self._order))
+        return self._rows
+
+    def column(self, i: int) -> list:
+        """The values of FLOW_KEYS[i], in the report's order."""
+        if self._columns is None:
+            return [r[i] for r in self._rows]
+        col = self._columns[i]
+        return col if self._order is None else list(map(col.__getitem__, self._order))
+
+    def __len__(self) -> int:
+        if self._rows is not None:
+            return len(self._rows)
+        return len(self._columns[0]) if self._order is None else len(self._order)
+
+    def head(self, top: int | None) -> Report:
+        """The same report with at most ``top`` flows (itself when it has no more)."""
+        if top is None or len(self) <= top:
+            return self
+        if self._rows is not None:
+            return Report(self.snap, self._rows[:top], self.flow_count)
+        if self._order is not None:
+            return Report(self.snap, None, self.flow_count, columns=self._columns, order=self._order[:top])
+        return Report(self.snap, None, self.flow_count, columns=[c[:top] for c in self._columns])
 
 
 def flow_row(f: FlowView) -> tuple:
@@ -60,53 +102,75 @@ def snapshot_report(snap: Snapshot, top: int | None = None) -> Report:
 
 
 def collect(engine: Any, top: int | None = None, hosts: int = 0) -> Report:
-    """The engine's state as a Report, without building a FlowView per flow.
+    """The engine's state as a Report, without building a FlowView or a tuple per flow.
 
     The same as ``snapshot_report(engine.snapshot(top, hosts=hosts), top)`` (a test checks it),
-    several times faster for a full table: the flows' fields are read column by column by
-    C-level ``map``s (attrgetter, operator.add: one pass per field is faster than one
-    tuple per flow), and an address is turned into text once
-    however many flows it has.  The rows are built under the engine's lock.
+    several times faster for a full table: the flows' fields are read column by column, in
+    the table's order, by C-level ``map``s (attrgetter, operator.add: one pass per field is
+    faster than one tuple per flow), and each distinct address is turned into text once.
+    The columns are built under the engine's lock.
     """
     with engine._lock:
         snap, flows = engine._snapshot(top, 0, hosts, raw=True)
-        rows = _flow_rows(flows)
-    if top is None:
-        rows.sort(key=_row_bytes, reverse=True)  # stable: equal flows keep the table's order
-    return Report(snap, rows, snap.active_flows)
+        columns = flow_columns(flows)
+    order = None
+    if top is None and flows:  # with top, heapq.nlargest has put them largest first
+        # Stable (equal flows keep the table's order), as sorting the rows was.
+        order = sorted(range(len(flows)), key=columns[10].__getitem__, reverse=True)
+    return Report(snap, None, snap.active_flows, columns=columns, order=order)
 
 
-_FLOW_FIELDS = tuple(
-    operator.attrgetter(name)
-    for name in ("proto", "family", "src", "sport", "dst", "dport", "app", "use_case", "reason", "name",
-                 "packets_ab", "packets_ba", "bytes_ab", "bytes_ba", "first_seen", "last_seen", "owner")
-)  # fmt: skip
-_row_bytes = operator.itemgetter(10)
+_get = operator.attrgetter
+_FAMILY_LEN = {4: 4, 6: 16}  # the address length decode gives each family
 
 
-def _flow_rows(flows: list) -> list[tuple]:
-    """Flows as FLOW_KEYS rows, in the same order."""
-    if not flows:
-        return []
-    (proto, fam, src, sport, dst, dport, app, use_case, reason, name, p_ab, p_ba, b_ab, b_ba, first, last,
-     owner) = (list(map(get, flows)) for get in _FLOW_FIELDS)  # fmt: skip
-    text = functools.lru_cache(maxsize=None)(address_text)  # many flows share an address
-    src = map(text, src, fam)
-    dst = map(text, dst, fam)
+def flow_columns(flows: list) -> list[list]:
+    """Flows as FLOW_KEYS columns, in their order."""
+    n = len(flows)
+    if not n:
+        return [[] for _ in FLOW_KEYS]
+    proto, fam, src, sport, dst, dport, app, use_case, reason, name, first, last, owner = (
+        list(map(_get(key), flows))
+        for key in ("proto", "family", "src", "sport", "dst", "dport", "app", "use_case", "reason", "name",
+                    "first_seen", "last_seen", "owner")
+    )  # fmt: skip
+    packets = list(map(operator.add, map(_get("packets_ab"), flows), map(_get("packets_ba"), flows)))
+    nbytes = list(map(operator.add, map(_get("bytes_ab"), flows), map(_get("bytes_ba"), flows)))
+    lengths = list(map(_FAMILY_LEN.get, fam))
+    src, dst = _address_texts(src, fam, lengths), _address_texts(dst, fam, lengths)
     if not set(proto) <= PORT_PROTOCOLS:  # port-less flows (ICMP, ...) show null ports
         sport = [p if pr in PORT_PROTOCOLS else None for p, pr in zip(sport, proto, strict=True)]
         dport = [p if pr in PORT_PROTOCOLS else None for p, pr in zip(dport, proto, strict=True)]
-    if set(owner) == {None}:
+    if _all_none(owner):
         pid = process = user = container = owner
     else:
         pid = [getattr(o, "pid", None) for o in owner]
         process = [getattr(o, "process", None) for o in owner]
         user = [getattr(o, "user", None) for o in owner]
         container = [getattr(o, "container", None) for o in owner]
-    packets = map(operator.add, p_ab, p_ba)
-    nbytes = map(operator.add, b_ab, b_ba)
-    return list(zip(proto, src, sport, dst, dport, app, use_case, reason, name, packets, nbytes, first, last,
-                    pid, process, user, container, strict=True))  # fmt: skip
+    return [proto, src, sport, dst, dport, app, use_case, reason, name, packets, nbytes, first, last,
+            pid, process, user, container]  # fmt: skip
+
+
+def _address_texts(addrs: list, fams: list, lengths: list) -> list[str]:
+    """``address_text`` of each address, computed once per distinct address.
+
+    When every address has its family's length (``lengths``; what decode gives), the text
+    depends on the bytes alone, and IPv4 goes through ``inet_ntop`` in one C-level map.
+    """
+    if list(map(len, addrs)) != lengths:
+        text = functools.lru_cache(maxsize=None)(address_text)
+        return list(map(text, addrs, fams))
+    distinct = list(dict.fromkeys(addrs))  # in first-seen order: memory order, kind to the caches
+    v4 = v6 = distinct
+    if 16 in lengths:  # IPv6 too (only 4 and 16 are in lengths, and they are the addresses')
+        is_v4 = list(map((4).__eq__, map(len, distinct)))
+        v4 = list(itertools.compress(distinct, is_v4))
+        v6 = list(itertools.compress(distinct, map(operator.not_, is_v4)))
+    texts = dict(zip(v4, map(inet_ntop, itertools.repeat(AF_INET), v4), strict=True))
+    if v6 is not v4:
+        texts.update(zip(v6, map(address_text, v6, itertools.repeat(6)), strict=True))
+    return list(map(texts.__getitem__, addrs))
 
 
 def _head(snap: Snapshot) -> dict[str, Any]:
@@ -147,71 +211,121 @@ def write_report_json(rep: Report, out: TextIO, names: dict | None = None) -> No
     """The JSON of a report, byte for byte what ``json.dump(report_dict(...))`` wrote, at C speed.
 
     ``json.dump`` to a stream runs the pure-Python encoder (a write per token: 13 s for
-    100,000 flows).  Flows are encoded JSON_CHUNK at a time, column by column (see
-    flow_json): no dict per flow, no Python loop per value.
+    100,000 flows).  Flows are encoded from the report's columns (see columns_json): no dict
+    or tuple per flow made for it, no Python loop per value.  Columns in the report's order
+    are encoded and written JSON_CHUNK flows at a time; columns with an order are encoded
+    whole in their own order (the text of each flow, in memory at once), then written
+    JSON_CHUNK flows at a time in the report's.
     """
     head = json.dumps(_head(rep.snap), ensure_ascii=True)
     out.write(head[:-1] + ', "flows": [')
-    rows = rep.rows
-    for i in range(0, len(rows), JSON_CHUNK):
-        out.write((", " if i else "") + flow_json(rows[i : i + JSON_CHUNK], names))
+    columns, order = rep._columns, rep._order
+    if columns is None:
+        columns = [list(c) for c in zip(*rep.rows, strict=True)] or [[] for _ in FLOW_KEYS]
+    elif order is not None and 2 * len(order) < len(columns[0]):  # a few of many: take them out
+        columns, order = [list(map(c.__getitem__, order)) for c in columns], None
+    if order is None:
+        for i in range(0, len(columns[0]), JSON_CHUNK):
+            out.write((", " if i else "") + columns_json([c[i : i + JSON_CHUNK] for c in columns], names))
+    else:
+        texts = flow_texts(columns, names)
+        for i in range(0, len(order), JSON_CHUNK):
+            out.write((", " if i else "") + ", ".join(map(texts.__getitem__, order[i : i + JSON_CHUNK])))
     out.write("]}\n")
 
 
 def flow_json(rows: list[tuple], names: dict | None = None) -> str:
-    """Flow rows as the inside of a JSON array: ``json.dumps([dict(zip(FLOW_KEYS, r)), ...])[1:-1]``.
-
-    Each column's values are turned into JSON text by one C-level ``map`` chosen by the
-    types the column holds (exact types, so a bool or a str subclass takes the general
-    path), then every row is one ``%`` of a template holding the keys.  A column of any
-    other mix of types goes through ``json.dumps`` value by value: the same text, slower.
-    """
+    """Flow rows as the inside of a JSON array: ``json.dumps([dict(zip(FLOW_KEYS, r)), ...])[1:-1]``."""
     if not rows:
         return ""
-    cols = list(zip(*rows, strict=True))
+    return columns_json([list(c) for c in zip(*rows, strict=True)], names)
+
+
+def columns_json(cols: list[list], names: dict | None = None) -> str:
+    """Flow columns (FLOW_KEYS order) as the inside of a JSON array, as ``flow_json`` of their rows."""
+    return ", ".join(flow_texts(cols, names))
+
+
+def flow_texts(cols: list[list], names: dict | None = None) -> list[str]:
+    """The JSON object of each flow of the columns (FLOW_KEYS order; ``names``: with hosts).
+
+    Each column is turned into JSON text by one C-level ``map`` chosen from the exact types
+    it holds (a bool or a str subclass takes the general path; ints by ``int.__repr__``,
+    finite floats by ``float.__repr__``, what json writes; strings by json's C escaper).  A
+    column of one int, str or None is a constant; a column of few ints or strings, or of
+    strings and None, maps each value to its text, the key before it included, from a table
+    of its distinct values.  Then each flow is one ``str.join`` of its values and the text
+    between them.  A column of any other mix of types goes through ``json.dumps`` value by
+    value: the same text, slower.
+    """
     if len(cols) != len(FLOW_KEYS):
         raise ValueError(f"a flow row has {len(cols)} values, not {len(FLOW_KEYS)}")
+    n = len(cols[0])
+    if any(len(c) != n for c in cols):
+        raise ValueError("flow columns of different lengths")
+    if not n:
+        return []
     keys = list(FLOW_KEYS)
     if names is not None:
-        cols.append(tuple(map(names.get, cols[1])))
-        cols.append(tuple(map(names.get, cols[3])))
+        cols = [*cols, list(map(names.get, cols[1])), list(map(names.get, cols[3]))]
         keys += ["src_host", "dst_host"]
-    template = "{" + ", ".join(_esc(k).replace("%", "%%") + ": %s" for k in keys) + "}"
-    return ", ".join(map(template.__mod__, zip(*map(_json_column, cols), strict=True)))
+    pieces: list[Any] = []  # the flows' texts in parts: repeated texts (keys) and columns' values
+    text = "{"  # the constant text since the last column with values
+    for key, col in zip(keys, cols, strict=True):
+        text += _esc(key) + ": "
+        const, values, table = _json_column(col)
+        if const is not None:
+            text += const
+        else:
+            if table is not None:  # the text before the value goes into the table's texts
+                values = map({v: text + t for v, t in table.items()}.__getitem__, col)
+            else:
+                pieces.append(itertools.repeat(text))
+            pieces.append(values)
+            text = ""
+        text += ", "
+    text = text[:-2] + "}"
+    if not pieces:
+        return [text] * n
+    # zip stops at the columns' end (the texts repeat forever); the columns' lengths are checked
+    return list(map("".join, zip(*pieces, itertools.repeat(text), strict=False)))
 
 
 _esc = json.encoder.encode_basestring_ascii  # the C escaper json.dumps(ensure_ascii=True) uses
 _NONE = type(None)
+_FEW = 64  # a column whose first values hold fewer distinct strings than this takes a table
 
 
-class _TextCache(dict):
-    """JSON text of str/None values (or int/None), computed once per distinct value."""
-
-    def __init__(self, convert: Any) -> None:
-        super().__init__({None: "null"})
-        self.convert = convert
-
-    def __missing__(self, value: Any) -> str:
-        text = self[value] = self.convert(value)
-        return text
-
-
-def _json_column(col: tuple) -> Any:
-    """The JSON text of each value of a column, as an iterable."""
+def _json_column(col: list) -> tuple[str | None, Any, dict | None]:
+    """A column's JSON: (its one text, None, None) when all its values are the same,
+    (None, the texts, None), or (None, None, a table from each distinct value to its text)."""
+    n = len(col)
+    if _all_none(col):
+        return "null", None, None
     types = set(map(type, col))
-    if types == {str}:
-        return map(_esc, col)
-    if types == {int}:
-        return map(int.__repr__, col)
+    # exact types: equal values have the same text
+    if (types == {int} or types == {str}) and col[0] == col[-1] and col.count(col[0]) == n:
+        return _json_value(col[0]), None, None
     if types == {float} and all(map(math.isfinite, col)):
-        return map(float.__repr__, col)
-    if types == {_NONE}:
-        return ("null",) * len(col)
-    if types == {str, _NONE}:  # exact types: the cache's keys cannot collide (1 == True == 1.0)
-        return map(_TextCache(_esc).__getitem__, col)
-    if types == {int, _NONE}:
-        return map(_TextCache(int.__repr__).__getitem__, col)
-    return map(_json_value, col)
+        return None, map(float.__repr__, col), None
+    if not types <= {int, str, _NONE} or (int in types and str in types):
+        return None, map(_json_value, col), None
+    # Exact types from here: int, str or None (the keys of a table cannot collide: 1 == True == 1.0).
+    text = int.__repr__ if int in types else _esc
+    if _NONE not in types and len(set(col[: 4 * _FEW])) >= _FEW:  # many values: each its own text
+        return None, map(text, col), None
+    if int in types and len(set(col[: 4 * _FEW])) >= _FEW:  # str(int) is int.__repr__; str("null") itself
+        return None, map(str, map({None: "null"}.get, col, col)), None
+    distinct = dict.fromkeys(col)  # in the column's order: kind to the caches
+    table = {None: "null"}
+    distinct.pop(None, None)
+    table.update(zip(distinct, map(text, distinct), strict=True))
+    return None, None, table
+
+
+def _all_none(col: list) -> bool:
+    """Whether every value is None, by identity (``list.count(None)`` compares each value with ==: slow)."""
+    return not any(map(operator.is_not, col, itertools.repeat(None)))
 
 
 def _json_value(value: Any) -> str:
@@ -272,7 +386,7 @@ def write_report_table(rep: Report, out: TextIO, top: int | None = 20) -> None:
         for h in snap.hosts:
             w(f"  {printable(h.address):<38}{_human(h.bytes_sent):>14}{_human(h.bytes_received):>14}{h.flows:>8}\n")
     count = rep.flow_count
-    rows = rep.rows if top is None else rep.rows[:top]
+    rows = rep.head(top).rows
     w(f"\nflows ({count}{'' if top is None or count <= top else f', top {top}'})\n")
     w(f"  {'proto':<7}{'source':<28}{'destination':<28}{'app':<10}{'use case':<16}{'packets':>8}{'bytes':>11}  name\n")
     for proto, src, sport, dst, dport, app, use_case, _r, name, packets, nbytes, _f, _l, pid, process, user, _c in rows:
@@ -331,8 +445,8 @@ def emit(snap: Snapshot, fmt: str, top: int | None, out: TextIO = sys.stdout, na
 
 
 def emit_report(rep: Report, fmt: str, top: int | None, out: TextIO = sys.stdout, names: dict | None = None) -> None:
-    """Print a report; ``rep.rows`` already hold at most ``top`` flows for JSON."""
+    """Print a report (its flows cut to ``top`` for JSON; ``collect`` has already cut them)."""
     if fmt == "json":
-        write_report_json(rep if top is None else Report(rep.snap, rep.rows[:top], rep.flow_count), out, names)
+        write_report_json(rep.head(top), out, names)
     else:
         write_report_table(rep, out, top if top is not None else 20)

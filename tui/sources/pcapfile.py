@@ -178,22 +178,23 @@ class PcapSource:
         # and Wireshark swap them back (for 2.3, only where they are plainly reversed).
         swap = 2 if (vmaj == 2 and vmin < 3) or vmaj == 543 else 1 if (vmaj == 2 and vmin == 3) else 0
         self._ifaces[0] = (os.path.basename(self.path), linktype)
-        rec = struct.Struct(endian + "IIII")
+        header = struct.Struct(endian + "IIII").unpack_from
         off = 24
         limit = 1 << 24  # the record must still fit in the file; this only stops absurd claims
-        while off < n:
+        sec_ns = 1_000_000_000
+        while off < n:  # the loop of every frame of a pcap: kept to the fewest steps
             if off + 16 > n:
                 raise _Damaged(f"record header cut short at offset {off}")
-            sec, frac, incl, orig = rec.unpack_from(buf, off)
+            sec, frac, incl, orig = header(buf, off)
             if swap and (swap == 2 or incl > orig):
                 incl, orig = orig, incl
-            if incl > limit:
-                raise _Damaged(f"record at offset {off} claims {incl} bytes, more than any frame can hold")
             start = off + 16
             end = start + incl
-            if end > n:
+            if end > n or incl > limit:
+                if incl > limit:
+                    raise _Damaged(f"record at offset {off} claims {incl} bytes, more than any frame can hold")
                 raise _Damaged(f"packet data cut short at offset {off} (needs {incl} bytes, {n - start} left)")
-            yield (sec * 1_000_000_000 + frac * ns_mult, 0, IN, max(orig, incl), buf[start:end], linktype)
+            yield (sec * sec_ns + frac * ns_mult, 0, IN, orig if orig > incl else incl, buf[start:end], linktype)
             off = end
 
     def _pcapng_frames(self) -> Iterator[tuple]:
