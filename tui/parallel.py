@@ -14,6 +14,7 @@ merge exactly: counters and per-second series add, flows are disjoint, hosts add
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import pickle
 import signal
@@ -26,7 +27,7 @@ from typing import Any
 from tui import pcap_split, shard
 from tui.decode import decode
 from tui.engine import Engine
-from tui.report import Report, collect, run_capture
+from tui.report import Report, collect, run_capture, write_report_json
 from tui.snapshot import Count, HostView, Series, Snapshot
 from tui.sources.wrapped import WrappedSource
 
@@ -147,7 +148,7 @@ def _portable(rep: Report) -> Report:
         recent=(),
         flows=(),
     )
-    return Report(snap, rep.rows, rep.flow_count)
+    return dataclasses.replace(rep, snap=snap)  # an EncodedReport keeps its texts
 
 
 # ---------------------------------------------------------------------- merge
@@ -280,16 +281,71 @@ def _merge_hosts(snaps: Sequence[Snapshot], n: int) -> tuple[HostView, ...]:
     return tuple(HostView(addr, *v) for addr, v in best)
 
 
+# ------------------------------------------------------------- JSON in the workers
+_FLOWS_AT = '"flows": ['  # cannot occur inside a JSON string (its quotes would be escaped)
+_BETWEEN = "}, {"  # between two flow objects; a string may hold it, which the count then shows
+
+
+@dataclasses.dataclass(slots=True)
+class EncodedReport(Report):
+    """A report whose flows are JSON text already: ``rows`` hold each flow's (bytes, first
+    seen) for the merge, ``texts`` its object without the outer braces, in the same order."""
+
+    texts: list[str] = dataclasses.field(default_factory=list)
+
+    def write(self, out: Any) -> None:
+        """Exactly what ``write_report_json`` writes for this report's flows."""
+        head = _json(Report(self.snap, [], self.flow_count))
+        out.write(head[: head.index(_FLOWS_AT) + len(_FLOWS_AT)])
+        if self.texts:
+            out.write("{" + _BETWEEN.join(self.texts) + "}")
+        out.write("]}\n")
+
+
+def _json(rep: Report) -> str:
+    buf = io.StringIO()
+    write_report_json(rep, buf)
+    return buf.getvalue()
+
+
+def encoded(rep: Report) -> EncodedReport:
+    """``rep`` with its flows as JSON text: tui.report's encoder over all the rows, cut between
+    the objects; one row at a time when a value holds the text between two objects."""
+    text = _json(rep)
+    texts = text[text.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 : -4].split(_BETWEEN) if rep.rows else []
+    if len(texts) != len(rep.rows):
+        texts = [_json(Report(rep.snap, [row], 1))[:-4] for row in rep.rows]
+        texts = [t[t.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 :] for t in texts]
+    return EncodedReport(rep.snap, [(r[10], r[11]) for r in rep.rows], rep.flow_count, texts)
+
+
+def merge_encoded(reports: Sequence[Report], top: int | None = None, hosts: int = 0) -> EncodedReport:
+    """``merge`` for reports with their flows as JSON text: the same counters, flows in the same order."""
+    parts = [r if isinstance(r, EncodedReport) else encoded(r) for r in reports]
+    counters = merge([Report(r.snap, [], r.flow_count) for r in parts], top, hosts)
+    pairs = [pair for r in parts for pair in zip(r.rows, r.texts, strict=True)]
+    pairs.sort(key=_pair_order)
+    if top is not None:
+        del pairs[top:]
+    return EncodedReport(counters.snap, [p[0] for p in pairs], counters.flow_count, [p[1] for p in pairs])
+
+
+def _pair_order(pair: tuple) -> tuple[int, float]:
+    return (-pair[0][0], pair[0][1])  # as _row_order: bytes, largest first; then first_seen
+
+
 # ------------------------------------------------------------- report runners
 ALL_HOSTS = 1 << 30  # a worker reports every host, so that the merge can add them up
 
 
 def file_report(source: Any, make_engine: Callable[[], Any], bpf: str | None, n: int, top: int | None,
-                hosts: int, shadow_names: bool = True) -> Report:  # fmt: skip
+                hosts: int, shadow_names: bool = True, encode: bool = False) -> Report:  # fmt: skip
     """Replay a file source over ``n`` workers (each keeps its share of the frames).
 
     A clean classic pcap is walked once here and routed once, a slice per worker
     (tui.pcap_split); anything else is read whole by every worker (ShardSource.general).
+    With ``encode`` each worker also writes its flows' JSON, and the result is an
+    EncodedReport (its ``write`` prints what write_report_json prints for the merged rows).
     """
     idx = pcap_split.index(source) if n <= pcap_split.MAX_WORKERS else None
     routes = pcap_split.Routes(idx, n) if idx is not None else None
@@ -313,10 +369,15 @@ def file_report(source: Any, make_engine: Callable[[], Any], bpf: str | None, n:
         # One engine's first and last times are those of the file's first and last frames,
         # whichever worker they went to (the merge takes them from here).
         snap = dataclasses.replace(rep.snap, first_ts=part.first_ts, last_ts=part.last_ts)
+        if encode:
+            return encoded(Report(snap, rep.rows, rep.flow_count))
         return Report(snap, rep.rows, rep.flow_count)
 
     try:
-        return merge(run_workers(n, work, after_fork=prepare), top, hosts)
+        reports = run_workers(n, work, after_fork=prepare)
+        if encode:
+            return merge_encoded(reports, top, hosts)
+        return merge(reports, top, hosts)
     finally:
         if routes is not None:
             routes.close()

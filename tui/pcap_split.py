@@ -40,7 +40,6 @@ class PcapIndex:
     ns_mult: int
     linktype: int
     heads: array  # offset of each record header
-    max_ts: array | None  # latest time stamp (ns) up to each record; None when they never go back
     first_ts: float | None  # of the first frame (one engine's first_ts)
     last_ts: float | None  # as one engine's reader leaves it: the last frame of a BATCH with a stamp
 
@@ -61,27 +60,18 @@ def index(source: object) -> PcapIndex | None:
     if vmaj != 2 or vmin < 4:  # the readers that swap lengths (libpcap before 2.4): the general path
         return None
     unpack = struct.Struct(endian + "IIII").unpack_from
+    incl_of = struct.Struct(endian + "8xI").unpack_from
     heads = array("q")
     add = heads.append
-    stamps = array("q")
-    stamp = stamps.append
     off = 24
     limit = 1 << 24
-    last = -1
-    monotonic = True
     while off < n:
         if off + 16 > n:
             return None
-        sec, frac, incl, _orig = unpack(buf, off)
+        incl = incl_of(buf, off)[0]
         if incl > limit or off + 16 + incl > n:
             return None  # damage: PcapSource says where, the general path keeps its words
         add(off)
-        ts = sec * NS + frac * ns_mult
-        if ts < last:
-            monotonic = False
-        else:
-            last = ts
-        stamp(last)
         off += 16 + incl
     first_ts = last_ts = None
     if heads:
@@ -94,8 +84,7 @@ def index(source: object) -> PcapIndex | None:
                 last_ts = (sec * NS + frac * ns_mult) / 1e9
                 break
             end = (end // BATCH) * BATCH - 1
-    return PcapIndex(source, endian, ns_mult, network & 0x03FFFFFF, heads, None if monotonic else stamps,
-                     first_ts, last_ts)  # fmt: skip
+    return PcapIndex(source, endian, ns_mult, network & 0x03FFFFFF, heads, first_ts, last_ts)
 
 
 class Routes:
@@ -109,6 +98,10 @@ class Routes:
         self.idx = idx
         self.n = n
         self.codes = mmap.mmap(-1, max(len(idx), 1))  # anonymous and shared: the forked workers see one
+        # The latest time stamp so far within its slice, per record, and per slice whether its
+        # stamps never go back, its first and its latest (one engine's clock: see kept_frames).
+        self.stamps = memoryview(mmap.mmap(-1, 8 * max(len(idx), 1))).cast("q")
+        self.slices = memoryview(mmap.mmap(-1, 24 * n)).cast("q")
         self.pipes = [os.pipe() for _ in range(n)]
         self.ready = [False] * n
 
@@ -128,17 +121,31 @@ class Routes:
         lo, hi = self.bounds(k)
         buf = idx.source._buf
         heads = idx.heads
-        incl_of = struct.Struct(idx.endian + "8xI").unpack_from
+        unpack = struct.Struct(idx.endian + "IIII").unpack_from
         route = shard.route_teach
-        lt, n = idx.linktype, self.n
+        lt, n, mult = idx.linktype, self.n, idx.ns_mult
         teaches = shard.TEACHES
         try:
             out = bytearray(hi - lo)
+            latest = array("q", bytes(8 * (hi - lo)))
+            last = first = -1
+            mono = 1
             for i in range(lo, hi):
-                h = heads[i] + 16
-                r = route(buf[h : h + incl_of(buf, h - 16)[0]], lt, n)
+                h = heads[i]
+                sec, frac, incl, _orig = unpack(buf, h)
+                r = route(buf[h + 16 : h + 16 + incl], lt, n)
                 out[i - lo] = (r & 0xFF) | TEACH_BIT if r & teaches else r
+                ts = sec * NS + frac * mult
+                if ts >= last:
+                    last = ts
+                else:
+                    mono = 0
+                latest[i - lo] = last
+            if hi > lo:
+                first = latest[0]
             self.codes[lo:hi] = bytes(out)
+            self.stamps[lo:hi] = latest
+            self.slices[3 * k : 3 * k + 3] = array("q", (mono, first, last))
             os.write(self.pipes[k][1], b"r" * (n - 1))
             self.ready[k] = True
         finally:
@@ -169,23 +176,30 @@ class Routes:
 
 def kept_frames(routes: Routes, k: int, shadow: bool) -> Iterator[tuple[tuple, bool, int]]:
     """Worker k's frames in file order, as ``(frame, own, clock)``: its own, and with ``shadow``
-    the other workers' teaching frames; ``clock`` is the latest second of any frame so far
-    (-1 when stamps never go back: then it is the frame's own second)."""
+    the other workers' teaching frames.  ``clock`` is the latest second of any frame so far,
+    or -1 where stamps have never gone back (then it is the frame's own second)."""
     idx = routes.idx
     buf = idx.source._buf
     heads = idx.heads
-    stamps = idx.max_ts
     unpack = struct.Struct(idx.endian + "IIII").unpack_from
     mult, lt = idx.ns_mult, idx.linktype
     # route byte -> 1 (this worker's), 2 (another's, teaching: the shadow's) or 0 (skipped)
     table = bytes(1 if c & MAX_WORKERS == k else 2 if shadow and c & TEACH_BIT else 0 for c in range(256))
+    before = -1  # the latest stamp of the slices before this one
     for j in range(routes.n):
         routes.wait(j)
         lo, hi = routes.bounds(j)
+        mono, first, latest = routes.slices[3 * j : 3 * j + 3]
+        stamps = None if mono and first >= before else routes.stamps
         kinds = routes.codes[lo:hi].translate(table)
         for i in compress(range(lo, hi), kinds):  # the skipped records cost no Python step
             h = heads[i]
             sec, frac, incl, orig = unpack(buf, h)
             ts = sec * NS + frac * mult
             frame = (ts, 0, IN, orig if orig > incl else incl, buf[h + 16 : h + 16 + incl], lt)
-            yield frame, kinds[i - lo] == 1, -1 if stamps is None else stamps[i] // NS
+            if stamps is None:
+                yield frame, kinds[i - lo] == 1, -1
+            else:
+                yield frame, kinds[i - lo] == 1, max(before, stamps[i]) // NS
+        if latest > before:
+            before = latest
