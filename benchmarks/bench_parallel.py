@@ -68,12 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in (int(x) for x in a.workers.split(",")):
             procs = count(path, n, tmp)
             lead = procs[0][1]
-            total = sum(i for _p, i in procs)
             base = base or lead
-            each = ", ".join(f"{i / 1e9:.2f}" for _p, i in procs)
-            print(f"  {n} worker{'s' if n > 1 else ''}: processes {each} G (sum {total / 1e9:.2f} G);"
-                  f" report process {lead / 1e9:.2f} G, {base / lead:.2f}x one worker's speed on idle cores,"
-                  f" {total / base:.2f}x its work")  # fmt: skip
+            each = ", ".join(f"{i / 1e9:.2f}" for _p, i in procs[1:]) or "-"
+            print(f"  {n} worker{'s' if n > 1 else ''}: report process {lead / 1e9:.2f} G instructions"
+                  f" ({base / lead:.2f}x one worker's speed on idle cores); forked workers {each} G")  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
