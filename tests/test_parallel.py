@@ -215,6 +215,18 @@ def test_the_pcap_split_routes_as_route_teach_and_keeps_late_stamps_where_one_en
         got = [f for k in range(n) for f, own, _c in pcap_split.kept_frames(routes, k, False)]
         assert sorted(got) == sorted(frames), "every frame goes to one worker, as the file holds it"
         routes.close()
+        routes = pcap_split.Routes(idx, n)  # as the workers run it: each builds its slice's frames while routing
+        for k in range(n):
+            routes.fill(k, True)
+        for k in range(n):
+            kept = [(f, own) for f, own, _c in pcap_split.kept_frames(routes, k, True)]
+            want = []
+            for f in frames:
+                r = shard.route_teach(f[4], f[5], n)
+                if r & (shard.TEACHES - 1) == k or r & shard.TEACHES:
+                    want.append((f, r & (shard.TEACHES - 1) == k))
+            assert kept == want, f"worker {k} of {n}: its frames and its shadow's, in file order"
+        routes.close()
         src.close()
     one = _one(path)
     assert one.snap.series.packets_in

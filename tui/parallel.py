@@ -425,7 +425,7 @@ class ShardSource(WrappedSource):
         self.routes = routes
         self.first_ts: float | None = None  # of the first frame of the file, whoever's it is
         self.last_ts: float | None = None  # of the last frame with a time stamp
-        self.calls = [0, 0]  # engine batches, shadow batches (for benchmarks/bench_parallel.py)
+        self.calls = [0, 0]  # engine batches, shadow batches: how whole the batches stay (README figures)
 
     @property
     def end_reason(self) -> str | None:
@@ -440,7 +440,7 @@ class ShardSource(WrappedSource):
         if self.routes is not None:
             idx = self.routes.idx
             self.first_ts, self.last_ts = idx.first_ts, idx.last_ts
-            self.routes.fill(self.k)
+            self.routes.fill(self.k, self.shadow is not None)
             items = pcap_split.kept_frames(self.routes, self.k, self.shadow is not None)
         else:
             items = self.general(stop)

@@ -104,6 +104,7 @@ class Routes:
         self.slices = memoryview(mmap.mmap(-1, 24 * n)).cast("q")
         self.pipes = [os.pipe() for _ in range(n)]
         self.ready = [False] * n
+        self.built: dict[int, tuple[bool, list]] = {}  # slice -> (shadow, the frames fill kept for its worker)
 
     def bounds(self, j: int) -> tuple[int, int]:
         total = len(self.idx)
@@ -115,8 +116,12 @@ class Routes:
             if j != k:
                 self.release(j)
 
-    def fill(self, k: int) -> None:
-        """Route slice k (this worker's share of the work) and tell the other workers."""
+    def fill(self, k: int, shadow: bool = True) -> None:
+        """Route slice k (this worker's share of the work) and tell the other workers.
+
+        The frames of the slice that worker k keeps (``kept_frames``: its own, and with
+        ``shadow`` the others' teaching ones) are built on the way, for ``kept_frames``.
+        """
         idx = self.idx
         lo, hi = self.bounds(k)
         buf = idx.source._buf
@@ -125,6 +130,8 @@ class Routes:
         route = shard.route_teach
         lt, n, mult = idx.linktype, self.n, idx.ns_mult
         teaches = shard.TEACHES
+        built: list[tuple[int, tuple, bool]] = []
+        keep = built.append
         try:
             out = bytearray(hi - lo)
             latest = array("q", bytes(8 * (hi - lo)))
@@ -132,15 +139,24 @@ class Routes:
             mono = 1
             for i in range(lo, hi):
                 h = heads[i]
-                sec, frac, incl, _orig = unpack(buf, h)
-                r = route(buf[h + 16 : h + 16 + incl], lt, n)
-                out[i - lo] = (r & 0xFF) | TEACH_BIT if r & teaches else r
+                sec, frac, incl, orig = unpack(buf, h)
+                data = buf[h + 16 : h + 16 + incl]
+                r = route(data, lt, n)
                 ts = sec * NS + frac * mult
+                if r & teaches:
+                    out[i - lo] = (r & 0xFF) | TEACH_BIT
+                    if shadow or r & 0xFF == k:
+                        keep((i, (ts, 0, IN, orig if orig > incl else incl, data, lt), r & 0xFF == k))
+                else:
+                    out[i - lo] = r
+                    if r == k:
+                        keep((i, (ts, 0, IN, orig if orig > incl else incl, data, lt), True))
                 if ts >= last:
                     last = ts
                 else:
                     mono = 0
                 latest[i - lo] = last
+            self.built[k] = (shadow, built)
             if hi > lo:
                 first = latest[0]
             self.codes[lo:hi] = bytes(out)
@@ -191,6 +207,13 @@ def kept_frames(routes: Routes, k: int, shadow: bool) -> Iterator[tuple[tuple, b
         lo, hi = routes.bounds(j)
         mono, first, latest = routes.slices[3 * j : 3 * j + 3]
         stamps = None if mono and first >= before else routes.stamps
+        built = routes.built.pop(j, None) if j == k else None
+        if built is not None and built[0] == shadow:  # built while routing this slice
+            for i, frame, own in built[1]:
+                yield frame, own, -1 if stamps is None else max(before, stamps[i]) // NS
+            if latest > before:
+                before = latest
+            continue
         kinds = routes.codes[lo:hi].translate(table)
         for i in compress(range(lo, hi), kinds):  # the skipped records cost no Python step
             h = heads[i]
