@@ -38,7 +38,7 @@ def auto_workers(requested: int | None) -> int:
     """How many workers a report runs: ``--workers`` when given, else one.
 
     A split does not pay yet (measured: the report process of 2 workers, the critical path,
-    runs 0.96x the instructions of one worker's; on the shared 2 cores 0.55x the frames per
+    runs 0.94x the instructions of one worker's; on the shared 2 cores 0.55x the frames per
     second for 1.73x the CPU seconds; see the README, Performance), and the route rule reads outer
     headers of one frame, so tunnelled flows and IP fragments can land on two workers: one
     engine unless asked otherwise, live or file.
