@@ -264,6 +264,28 @@ def test_workers_write_the_json_of_the_merge(tmp_path):
     assert 'odd}, {\\"name\\": \\"x' in buf.getvalue()
 
 
+def test_a_worker_that_fails_before_routing_its_slice_ends_the_report_in_error(tmp_path):
+    """The others do not wait for its slice for ever: its pipe ends with it, and the report says so."""
+    import os
+
+    import synth
+
+    path = tmp_path / "mix.pcap"
+    synth.write_pcap(str(path), synth.synthetic_mix(3_000, 600))
+    engine = _engine()
+    parent = os.getpid()
+
+    def make_engine():
+        if os.getpid() != parent:
+            raise RuntimeError("no engine here")
+        return engine
+
+    for encode in (False, True):
+        rep = parallel.file_report(PcapSource(str(path)), make_engine, None, 2, None, 0, encode=encode)
+        assert rep.snap.state == "error", encode
+        assert "worker 1" in rep.snap.message, rep.snap.message
+
+
 # ----------------------------------------------------------------- report JSON
 def _old_json(snap, top=None, names=None) -> str:
     """The encoder as it was before (json.dump of the whole object to a stream)."""

@@ -312,8 +312,10 @@ def _json(rep: Report) -> str:
 def encoded(rep: Report) -> EncodedReport:
     """``rep`` with its flows as JSON text: tui.report's encoder over all the rows, cut between
     the objects; one row at a time when a value holds the text between two objects."""
+    if not rep.rows:  # (a failed worker's report has no counters to write a head from)
+        return EncodedReport(rep.snap, [], rep.flow_count, [])
     text = _json(rep)
-    texts = text[text.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 : -4].split(_BETWEEN) if rep.rows else []
+    texts = text[text.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 : -4].split(_BETWEEN)
     if len(texts) != len(rep.rows):
         texts = [_json(Report(rep.snap, [row], 1))[:-4] for row in rep.rows]
         texts = [t[t.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 :] for t in texts]
