@@ -1,7 +1,7 @@
 """`sockscope report -r FILE --format json` end to end, at 1 and N workers, beside its peers.
 
     .venv/bin/python benchmarks/bench_report.py [--frames 400000] [--flows 100000] [--runs 3]
-         [--workers 1,2] [--old-json]
+         [--workers 1,2] [--old-json] [--no-peers]
 
 On a synthetic mix (benchmarks/synth.py: Ethernet/IPv4/IPv6, TCP and UDP, 100,000 flows by
 default, written as a classic pcap), alternating the runs so that every variant sees the
@@ -95,7 +95,8 @@ def json_figures(path: Path, old: bool) -> dict[str, float]:
     return res
 
 
-def run(frames: int, flows: int, runs: int, workers: list[int], old_json: bool, quiet: bool = False) -> dict:
+def run(frames: int, flows: int, runs: int, workers: list[int], old_json: bool, quiet: bool = False,
+        with_peers: bool = True) -> dict:  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="sockscope-report-"))
     try:
         path = tmp / "mix.pcap"
@@ -104,7 +105,8 @@ def run(frames: int, flows: int, runs: int, workers: list[int], old_json: bool, 
         synth.write_pcap(str(tiny), synth.synthetic_mix(1, 1))
         variants = {f"sockscope, {w} worker{'s' if w > 1 else ''}": _sockscope(path, w) for w in workers}
         variants["start-up (1 frame)"] = _sockscope(tiny, 1)
-        variants.update(peers(path))
+        if with_peers:
+            variants.update(peers(path))
         got: dict[str, list[tuple]] = {k: [] for k in variants}
         for _ in range(runs):
             for name, cmd in variants.items():  # alternating: each variant sees the same load
@@ -169,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
     ap.add_argument("--old-json", action="store_true", help="also time the old encoder (about 13 s at 100k flows)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--no-peers", action="store_true", help="sockscope only (tcpdump -r alone takes minutes)")
     a = ap.parse_args(argv)
-    res = run(a.frames, a.flows, a.runs, [int(x) for x in a.workers.split(",")], a.old_json)
+    res = run(a.frames, a.flows, a.runs, [int(x) for x in a.workers.split(",")], a.old_json, with_peers=not a.no_peers)
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))
     return 0

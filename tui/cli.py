@@ -167,7 +167,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 sources, make_engine, args.filter, args.duration, top, hosts, start=lambda e: _report_helpers(args, e)
             )
         else:
-            rep = parallel.file_report(source, make_engine, args.filter, workers, top, hosts)
+            encode = args.format == "json" and not args.resolve  # each worker writes its flows' JSON
+            rep = parallel.file_report(source, make_engine, args.filter, workers, top, hosts, encode=encode)
     else:
         attributor = _report_helpers(args, engine)
         run_capture(engine, source, args.filter, args.duration if args.interface else None)
@@ -203,7 +204,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"sockscope: cannot save snapshot: {exc}", file=sys.stderr)
             return 1
         print(f"sockscope: saved {result.packets} packets to {result.folder}", file=sys.stderr)
-    emit_report(rep, args.format, args.top, names=names)
+    if getattr(rep, "texts", None) is not None:  # parallel.EncodedReport: JSON written by the workers
+        rep.write(sys.stdout)
+    else:
+        emit_report(rep, args.format, args.top, names=names)
     return 3 if partial else 0
 
 

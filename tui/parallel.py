@@ -14,6 +14,7 @@ merge exactly: counters and per-second series add, flows are disjoint, hosts add
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import pickle
 import signal
@@ -23,9 +24,10 @@ from collections.abc import Callable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from tui import shard
+from tui import pcap_split, shard
+from tui.decode import decode
 from tui.engine import Engine
-from tui.report import Report, collect, run_capture
+from tui.report import Report, collect, run_capture, write_report_json
 from tui.snapshot import Count, HostView, Series, Snapshot
 from tui.sources.wrapped import WrappedSource
 
@@ -35,8 +37,9 @@ SERIES_KEEP = 300  # seconds of per-second series an engine keeps (its series_le
 def auto_workers(requested: int | None) -> int:
     """How many workers a report runs: ``--workers`` when given, else one.
 
-    A split does not pay yet (measured: 2 workers ran at 0.8x the frames per second of one, with
-    1.9x its CPU seconds on 2 cores; see the README, Performance), and the route rule reads outer
+    A split does not pay yet (measured: the report process of 2 workers, the critical path,
+    runs 0.94x the instructions of one worker's; on the shared 2 cores 0.55x the frames per
+    second for 1.73x the CPU seconds; see the README, Performance), and the route rule reads outer
     headers of one frame, so tunnelled flows and IP fragments can land on two workers: one
     engine unless asked otherwise, live or file.
     """
@@ -146,7 +149,7 @@ def _portable(rep: Report) -> Report:
         recent=(),
         flows=(),
     )
-    return Report(snap, rep.rows, rep.flow_count)
+    return dataclasses.replace(rep, snap=snap)  # an EncodedReport keeps its texts
 
 
 # ---------------------------------------------------------------------- merge
@@ -279,28 +282,120 @@ def _merge_hosts(snaps: Sequence[Snapshot], n: int) -> tuple[HostView, ...]:
     return tuple(HostView(addr, *v) for addr, v in best)
 
 
+# ------------------------------------------------------------- JSON in the workers
+_FLOWS_AT = '"flows": ['  # cannot occur inside a JSON string (its quotes would be escaped)
+_BETWEEN = "}, {"  # between two flow objects; a string may hold it, which the count then shows
+
+
+@dataclasses.dataclass(slots=True)
+class EncodedReport(Report):
+    """A report whose flows are JSON text already: ``rows`` hold each flow's (bytes, first
+    seen) for the merge, ``texts`` its object without the outer braces, in the same order."""
+
+    texts: list[str] = dataclasses.field(default_factory=list)
+
+    def write(self, out: Any) -> None:
+        """Exactly what ``write_report_json`` writes for this report's flows."""
+        head = _json(Report(self.snap, [], self.flow_count))
+        out.write(head[: head.index(_FLOWS_AT) + len(_FLOWS_AT)])
+        if self.texts:
+            out.write("{" + _BETWEEN.join(self.texts) + "}")
+        out.write("]}\n")
+
+
+def _json(rep: Report) -> str:
+    buf = io.StringIO()
+    write_report_json(rep, buf)
+    return buf.getvalue()
+
+
+def encoded(rep: Report) -> EncodedReport:
+    """``rep`` with its flows as JSON text: tui.report's encoder over all the rows, cut between
+    the objects; one row at a time when a value holds the text between two objects."""
+    if not rep.rows:  # (a failed worker's report has no counters to write a head from)
+        return EncodedReport(rep.snap, [], rep.flow_count, [])
+    text = _json(rep)
+    texts = text[text.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 : -4].split(_BETWEEN)
+    if len(texts) != len(rep.rows):
+        texts = [_json(Report(rep.snap, [row], 1))[:-4] for row in rep.rows]
+        texts = [t[t.index(_FLOWS_AT) + len(_FLOWS_AT) + 1 :] for t in texts]
+    return EncodedReport(rep.snap, [(r[10], r[11]) for r in rep.rows], rep.flow_count, texts)
+
+
+def merge_encoded(reports: Sequence[Report], top: int | None = None, hosts: int = 0) -> EncodedReport:
+    """``merge`` for reports with their flows as JSON text: the same counters, flows in the same order."""
+    parts = [r if isinstance(r, EncodedReport) else encoded(r) for r in reports]
+    counters = merge([Report(r.snap, [], r.flow_count) for r in parts], top, hosts)
+    pairs = [pair for r in parts for pair in zip(r.rows, r.texts, strict=True)]
+    pairs.sort(key=_pair_order)
+    if top is not None:
+        del pairs[top:]
+    return EncodedReport(counters.snap, [p[0] for p in pairs], counters.flow_count, [p[1] for p in pairs])
+
+
+def _pair_order(pair: tuple) -> tuple[int, float]:
+    return (-pair[0][0], pair[0][1])  # as _row_order: bytes, largest first; then first_seen
+
+
 # ------------------------------------------------------------- report runners
 ALL_HOSTS = 1 << 30  # a worker reports every host, so that the merge can add them up
 
 
 def file_report(source: Any, make_engine: Callable[[], Any], bpf: str | None, n: int, top: int | None,
-                hosts: int, shadow_names: bool = True) -> Report:  # fmt: skip
-    """Replay a file source over ``n`` workers (each keeps its share of the frames)."""
+                hosts: int, shadow_names: bool = True, encode: bool = False) -> Report:  # fmt: skip
+    """Replay a file source over ``n`` workers (each keeps its share of the frames).
+
+    A clean classic pcap is walked once here and routed once, a slice per worker
+    (tui.pcap_split); anything else is read whole by every worker (ShardSource.general).
+    With ``encode`` each worker also writes its flows' JSON, and the result is an
+    EncodedReport (its ``write`` prints what write_report_json prints for the merged rows).
+    """
+    idx = pcap_split.index(source) if n <= pcap_split.MAX_WORKERS else None
+    routes = pcap_split.Routes(idx, n) if idx is not None else None
+
+    def prepare(k: int) -> None:
+        if routes is not None:
+            routes.keep_own_pipe(k)
 
     def work(k: int) -> Report:
         engine = make_engine()
         shadow = None
         if shadow_names and engine.classifier is not None:
             shadow = Engine(classifier=engine.classifier, flow_cap=engine._flow_cap, idle_timeout=None, ring_size=1)
-        part = ShardSource(source, k, n, engine, shadow)
-        run_capture(engine, part, bpf, None)
+        part = ShardSource(source, k, n, engine, shadow, routes)
+        try:
+            run_capture(engine, part, bpf, None)
+        finally:
+            if routes is not None:
+                routes.release(k)  # the others must not wait for a slice this worker never routed
         rep = collect(engine, top, ALL_HOSTS if hosts else 0)
         # One engine's first and last times are those of the file's first and last frames,
         # whichever worker they went to (the merge takes them from here).
         snap = dataclasses.replace(rep.snap, first_ts=part.first_ts, last_ts=part.last_ts)
+        if encode:
+            return encoded(Report(snap, rep.rows, rep.flow_count))
         return Report(snap, rep.rows, rep.flow_count)
 
-    return merge(run_workers(n, work), top, hosts)
+    try:
+        reports = run_workers(n, work, after_fork=prepare)
+        if encode:
+            return merge_encoded(reports, top, hosts)
+        return merge(reports, top, hosts)
+    finally:
+        if routes is not None:
+            routes.close()
+
+
+def flow_key(frame: tuple) -> tuple | None:
+    """The key Engine._process files ``frame`` under; None for an IP fragment (its flow is the datagram's)."""
+    stack, _family, src, dst, l4, sport, dport, _flags, _off, _status, frag = decode(frame[4], frame[5])
+    if frag is not None:
+        return None
+    if not l4:
+        l4 = stack[-1] if stack else "?"
+    if src < dst or (src == dst and sport <= dport):
+        return (l4, src, sport, dst, dport)
+    return (l4, dst, dport, src, sport)
 
 
 class ShardSource(WrappedSource):
@@ -309,32 +404,58 @@ class ShardSource(WrappedSource):
     The name-teaching frames of the other workers' flows (DNS, TLS and HTTP heads, QUIC
     Initials, FTP control: tui.shard.route_teach) go to ``shadow``, an engine that shares
     this worker's classifier and is never reported: so this worker learns every name one
-    engine would have learned, at the same point of the file.  Its own frames before such a
-    frame are handed to the engine first (a batch ends there).
+    engine would have learned, at the same point of the file.
+
+    The classifier reads what flows teach each other only at a flow's first packet
+    (``Classifier._begin``) and writes it only while a flow is undecided, so the shadow's
+    frames need to be in file order only with this worker's frames of new or undecided
+    flows: the worker's batch ends before such a frame when shadow frames wait, and not
+    before the others (frames of a decided flow never reach the classifier).  Likewise a
+    teaching frame of a flow the shadow has already decided is dropped.
 
     One engine's clock is the latest second of any frame so far (a frame stamped earlier
     counts in that second); ``engine`` is moved on to it the same way before such a frame.
     """
 
-    def __init__(self, inner: Any, k: int, n: int, engine: Any, shadow: Any = None) -> None:
+    def __init__(self, inner: Any, k: int, n: int, engine: Any, shadow: Any = None,
+                 routes: pcap_split.Routes | None = None) -> None:  # fmt: skip
         super().__init__(inner)
         self.k = k
         self.n = n
         self.engine = engine
         self.shadow = shadow
+        self.routes = routes
         self.first_ts: float | None = None  # of the first frame of the file, whoever's it is
         self.last_ts: float | None = None  # of the last frame with a time stamp
+        self.calls = [0, 0]  # engine batches, shadow batches: how whole the batches stay (README figures)
+
+    @property
+    def end_reason(self) -> str | None:
+        return "end of file" if self.routes is not None else self.inner.end_reason
+
+    def interfaces(self) -> dict[int, tuple[str, int]]:
+        if self.routes is not None:
+            return {0: (os.path.basename(self.inner.path), self.routes.idx.linktype)}
+        return self.inner.interfaces()
 
     def batches(self, stop: Any) -> Iterator[list[tuple]]:
+        if self.routes is not None:
+            idx = self.routes.idx
+            self.first_ts, self.last_ts = idx.first_ts, idx.last_ts
+            self.routes.fill(self.k, self.shadow is not None)
+            items = pcap_split.kept_frames(self.routes, self.k, self.shadow is not None)
+        else:
+            items = self.general(stop)
+        return self._schedule(items)
+
+    def general(self, stop: Any) -> Iterator[tuple[tuple, bool, int]]:
+        """``(frame, own, clock)`` from reading and routing every frame of the file."""
         k, n = self.k, self.n
-        shadow = self.shadow
+        shadow = self.shadow is not None
         teach = shard.TEACHES
         mask = teach - 1
         route = shard.route_teach
         clock = -1  # the latest second of any frame (one engine's current second)
-        mine_clock = -1  # the latest second this worker's engine has reached
-        mine: list[tuple] = []
-        taught: list[tuple] = []  # other workers' teaching frames since this worker's last own frame
         for batch in self.inner.batches(stop):
             if batch and self.first_ts is None:
                 self.first_ts = batch[0][0] / 1e9
@@ -346,28 +467,75 @@ class ShardSource(WrappedSource):
                     clock = sec
                 r = route(frame[4], frame[5], n)
                 if r & mask == k:
-                    if taught:  # learned before this frame, as one engine would have
-                        shadow.process(taught)
-                        taught = []
-                    if sec < clock and mine_clock < clock:  # late stamp: counted where one engine counts it
+                    yield frame, True, clock
+                elif r & teach and shadow:
+                    yield frame, False, clock
+
+    def _schedule(self, items: Iterator[tuple[tuple, bool, int]]) -> Iterator[list[tuple]]:
+        engine = self.engine
+        shadow = self.shadow
+        calls = self.calls
+        flows = engine.table.flows
+        cap = engine.table.cap
+        exact = engine.table.idle_timeout is None  # no flow leaves the table but by eviction
+        if shadow is not None:
+            shadow_flows = shadow.table.flows
+            shadow_cap = shadow.table.cap
+            shadow_exact = shadow.table.idle_timeout is None
+        mine_clock = -1  # the latest second this worker's engine has reached
+        mine: list[tuple] = []
+        taught: list[tuple] = []  # other workers' teaching frames not yet given to the shadow
+        for frame, own, clock in items:
+            if own:
+                if taught:
+                    # Free (may go before the waiting shadow frames): a frame of a flow this
+                    # engine has decided, and no eviction before it (cap not reachable).
+                    free = False
+                    if exact and len(flows) + len(mine) < cap:
+                        key = flow_key(frame)
+                        if key is not None:
+                            flow = flows.get(key)
+                            if flow is None and mine:  # maybe begun in the batch still held: count it
+                                calls[0] += 1
+                                yield mine
+                                mine = []
+                                flow = flows.get(key)
+                            free = flow is not None and flow.decided
+                    if not free:
                         if mine:
-                            yield mine
+                            calls[0] += 1
+                            yield mine  # the engine counts these before the shadow learns
                             mine = []
-                        self._tick(clock)
-                        mine_clock = clock
-                    elif sec > mine_clock:
-                        mine_clock = sec
-                    mine.append(frame)
-                elif r & teach and shadow is not None:
+                        calls[1] += 1
+                        shadow.process(taught)  # learned before this frame, as one engine would have
+                        taught = []
+                sec = frame[0] // 1_000_000_000
+                if sec < clock and mine_clock < clock:  # late stamp: counted where one engine counts it
                     if mine:
-                        yield mine  # the engine counts these before the shadow learns
+                        calls[0] += 1
+                        yield mine
                         mine = []
-                    taught.append(frame)
-            if len(mine) >= 256:
-                yield mine
-                mine = []
+                    self._tick(clock)
+                    mine_clock = clock
+                elif sec > mine_clock:
+                    mine_clock = sec
+                mine.append(frame)
+                if len(mine) >= 256:
+                    calls[0] += 1
+                    yield mine
+                    mine = []
+            else:
+                if shadow_exact and len(shadow_flows) + len(taught) < shadow_cap:
+                    key = flow_key(frame)
+                    if key is not None:
+                        flow = shadow_flows.get(key)
+                        if flow is not None and flow.decided:
+                            continue  # would reach no classifier
+                taught.append(frame)
         if mine:
+            calls[0] += 1
             yield mine
+        # Shadow frames after this worker's last frame can teach it nothing: dropped.
 
     def _tick(self, sec: int) -> None:
         engine = self.engine
