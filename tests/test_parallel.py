@@ -254,9 +254,11 @@ def test_workers_write_the_json_of_the_merge(tmp_path):
         enc.write(buf)
         assert buf.getvalue() == _new_json(rows), (n, top)
     parts = [_one(path), _one(path)]
-    odd = list(parts[1].rows[5])
+    rows = list(parts[1].rows)
+    odd = list(rows[5])
     odd[8] = 'odd}, {"name": "x'
-    parts[1].rows[5] = tuple(odd)
+    rows[5] = tuple(odd)
+    parts[1] = Report(parts[1].snap, rows, parts[1].flow_count)  # a report of rows (not columns)
     merged = parallel.merge_encoded([parallel.encoded(parts[0]), parts[1]])
     buf = io.StringIO()
     merged.write(buf)

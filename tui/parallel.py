@@ -13,6 +13,7 @@ merge exactly: counters and per-second series add, flows are disjoint, hosts add
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import os
@@ -149,7 +150,9 @@ def _portable(rep: Report) -> Report:
         recent=(),
         flows=(),
     )
-    return dataclasses.replace(rep, snap=snap)  # an EncodedReport keeps its texts
+    out = copy.copy(rep)  # an EncodedReport keeps its texts, a report from columns its columns
+    out.snap = snap
+    return out
 
 
 # ---------------------------------------------------------------------- merge
@@ -287,12 +290,15 @@ _FLOWS_AT = '"flows": ['  # cannot occur inside a JSON string (its quotes would 
 _BETWEEN = "}, {"  # between two flow objects; a string may hold it, which the count then shows
 
 
-@dataclasses.dataclass(slots=True)
 class EncodedReport(Report):
     """A report whose flows are JSON text already: ``rows`` hold each flow's (bytes, first
     seen) for the merge, ``texts`` its object without the outer braces, in the same order."""
 
-    texts: list[str] = dataclasses.field(default_factory=list)
+    __slots__ = ("texts",)
+
+    def __init__(self, snap: Snapshot, rows: list[tuple], flow_count: int, texts: list[str]) -> None:
+        super().__init__(snap, rows, flow_count)
+        self.texts = texts
 
     def write(self, out: Any) -> None:
         """Exactly what ``write_report_json`` writes for this report's flows."""
