@@ -368,15 +368,30 @@ class Classifier(
             if len(pl) <= 5 or pl[5] != 1 or pl[1] != 3 or pl[2] > 4:
                 return False
             rlen = (pl[3] << 8) | pl[4]
-            if not (4 <= rlen <= len(pl) - 5 and 4 + ((pl[6] << 16) | (pl[7] << 8) | pl[8]) <= rlen):
+            hlen = (pl[6] << 16) | (pl[7] << 8) | pl[8]
+            if not (42 <= rlen <= len(pl) - 5 and 4 + hlen <= rlen):
                 return False
-            where = wire._hello_extensions(pl, 5, 5 + rlen)  # found once for the SNI and the ALPN
-            if where is None:
+            # wire._hello_extensions(pl, 5, 5 + rlen) inlined (its first checks are the ones above,
+            # and its end is the message's, inside the record): where the extensions lie
+            end = 9 + hlen
+            p = 43  # after the type, length, version and random
+            if p >= end:
                 return False
+            p += 1 + pl[p]  # session id
+            if p + 2 > end:
+                return False
+            p += 2 + ((pl[p] << 8) | pl[p + 1])  # cipher suites
+            if p + 1 > end:
+                return False
+            p += 1 + pl[p]  # compression methods
+            if p + 2 > end:  # no extensions: no SNI
+                return False
+            ext = p + 2
+            ext_end = min(end, ext + ((pl[p] << 8) | pl[p + 1]))
             snis = self._snis
             if len(snis) >= SNI_NAMES:
                 snis.clear()
-            sni = wire.extensions_sni(pl, where[0], where[1], snis)
+            sni = wire.extensions_sni(pl, ext, ext_end, snis)
         except (IndexError, ValueError, UnicodeError, OverflowError):
             return False
         if not sni or ip_literal(sni):
@@ -386,7 +401,7 @@ class Classifier(
         if hit is _MISSING:
             hit = self._match(sni)
         if hit is None or hit[0].use_case == "web":  # the ALPN offer may say more (detectors/tls.py)
-            alpn_hit = alpn.offer_hit(alpn.hello_alpn(pl, where[0], where[1]))  # hello_alpn_hit, in place
+            alpn_hit = alpn.offer_hit(alpn.hello_alpn(pl, ext, ext_end))  # hello_alpn_hit, in place
             if alpn_hit is not None:
                 hit = alpn_hit
         self._remember(flow.dst if from_src else flow.src, sni)
