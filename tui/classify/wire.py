@@ -228,10 +228,12 @@ def _plain_first(data: bytes, start: int, p: int, n: int, names: dict | None) ->
     labels up to its first zero byte, the name's end, to its text, so a name asked again is not
     walked again: the same bytes up to that zero walk to the same labels and the same end.
     """
+    key = None
     if names is not None:
         z = data.find(0, p, n)
         if z > p:
-            name = names.get(data[p:z])
+            key = data[p:z]
+            name = names.get(key)
             if name is not None:
                 return name, z + 1, True
     labels = []
@@ -253,8 +255,8 @@ def _plain_first(data: bytes, start: int, p: int, n: int, names: dict | None) ->
         name = b".".join(labels).decode("ascii").lower()
     except UnicodeDecodeError:
         name = b".".join(labels).decode("latin-1").lower()
-    if names is not None and z == q:  # no zero byte inside a label: the key ends where the name does
-        names[data[p:q]] = name
+    if key is not None and z == q:  # no zero byte inside a label: the key ends where the name does
+        names[key] = name
     return name, q + 1, True
 
 
