@@ -588,7 +588,7 @@ class Classifier(
             self._signature(flow, st, "bittorrent_dht", "bittorrent dht")
             for ip, port in filexfer.dht_peers(pl):
                 self._peer(ip, port)
-        elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
+        elif len(pl) > 13 and pl.startswith(b"Q0", 9) and pl[0] & 0x01:  # (startswith: no slice made)
             self._gquic(flow, st, pl)
         elif b0 in UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)
