@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui.classify import wire
-from tui.classify.detectors import filexfer, voice
+from tui.classify.detectors import alpn, filexfer, voice
 from tui.classify.detectors.banners import BANNER_FIRST, BannerHandling
 from tui.classify.detectors.dns import DNS_APPS, DNS_PORTS, DnsHandling
 from tui.classify.detectors.ftp import FtpHandling, host_pair
@@ -24,7 +24,7 @@ from tui.classify.detectors.http import HTTP_FIRST, HttpHandling
 from tui.classify.detectors.payloads import PayloadRules
 from tui.classify.detectors.quic import QuicHandling
 from tui.classify.detectors.specs import UDP_DETECTED, SpecHandling
-from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling, hello_alpn_hit, ip_literal
+from tui.classify.detectors.tls import TLS_BUFFER, TlsHandling, ip_literal
 from tui.classify.rules import Rule, Rules
 from tui.decode import PAYLOAD_OFF
 
@@ -32,6 +32,8 @@ NAME_CACHE = 65_536  # IP addresses whose names we remember
 NAME_MATCHES = 8_192  # names whose rule match is memoised
 PEER_CACHE = 8_192  # BitTorrent peers (address, port) seen in handshakes, uTP, DHT answers
 PAYLOAD_LIMIT = 2  # payload packets without a signature before a flow settles
+QUESTION_NAMES = 8_192  # DNS question names memoised by their wire bytes (cleared when full)
+SNI_NAMES = 8_192  # TLS server names memoised by their wire bytes (cleared when full)
 
 _MISSING = object()
 # flow.scratch of a flow begun without payload and without a hint (its verdict from the ports
@@ -100,6 +102,14 @@ class Classifier(
         # BitTorrent peers: a swarm's other connections (often encrypted, BEP 8 / MSE) go to
         # the endpoints its handshakes, uTP and DHT answers (BEP 5 compact peers) showed
         self.peers: OrderedDict[tuple[bytes, int], bool] = OrderedDict()
+        # DNS answers' question names by their wire bytes (wire._plain_first): a name asked
+        # again is neither walked nor decoded again, and its flows share one string
+        self._qnames: dict[bytes, str] = {}
+        self._snis: dict[bytes, str | None] = {}  # the same for ClientHellos' server names
+        # reasons of flows decided by _tls_first, by the hit's (or hint's) pattern: one string
+        # for all the flows of a pattern (patterns come from the rules, so these stay small)
+        self._sni_reasons: dict[str, str] = {}
+        self._hint_reasons: dict[str, str] = {}
         sig = rules.signatures
         self._sig = {k: sig.get(k) or Rule(k.upper(), "unknown", k) for k in _SIGNATURES}
         # Lookup tables built once from the rules, so a flow costs a dict lookup, not a scan:
@@ -325,8 +335,11 @@ class Classifier(
         """
         detail = 0  # "dns query"
         if len(pl) <= 12 or pl[2] & 0x80:  # not another query: the answer, or something else
+            qnames = self._qnames
+            if len(qnames) >= QUESTION_NAMES:
+                qnames.clear()
             try:
-                msg = wire.dns_message(pl, 0)
+                msg = wire.dns_message(pl, 0, qnames)
             except (IndexError, ValueError, UnicodeError, OverflowError):
                 msg = None
             if msg is not None:
@@ -355,9 +368,30 @@ class Classifier(
             if len(pl) <= 5 or pl[5] != 1 or pl[1] != 3 or pl[2] > 4:
                 return False
             rlen = (pl[3] << 8) | pl[4]
-            if not (4 <= rlen <= len(pl) - 5 and 4 + ((pl[6] << 16) | (pl[7] << 8) | pl[8]) <= rlen):
+            hlen = (pl[6] << 16) | (pl[7] << 8) | pl[8]
+            if not (42 <= rlen <= len(pl) - 5 and 4 + hlen <= rlen):
                 return False
-            sni = wire.client_hello_sni(pl, 5, 5 + rlen)
+            # wire._hello_extensions(pl, 5, 5 + rlen) inlined (its first checks are the ones above,
+            # and its end is the message's, inside the record): where the extensions lie
+            end = 9 + hlen
+            p = 43  # after the type, length, version and random
+            if p >= end:
+                return False
+            p += 1 + pl[p]  # session id
+            if p + 2 > end:
+                return False
+            p += 2 + ((pl[p] << 8) | pl[p + 1])  # cipher suites
+            if p + 1 > end:
+                return False
+            p += 1 + pl[p]  # compression methods
+            if p + 2 > end:  # no extensions: no SNI
+                return False
+            ext = p + 2
+            ext_end = min(end, ext + ((pl[p] << 8) | pl[p + 1]))
+            snis = self._snis
+            if len(snis) >= SNI_NAMES:
+                snis.clear()
+            sni = wire.extensions_sni(pl, ext, ext_end, snis)
         except (IndexError, ValueError, UnicodeError, OverflowError):
             return False
         if not sni or ip_literal(sni):
@@ -367,7 +401,7 @@ class Classifier(
         if hit is _MISSING:
             hit = self._match(sni)
         if hit is None or hit[0].use_case == "web":  # the ALPN offer may say more (detectors/tls.py)
-            alpn_hit = hello_alpn_hit(pl, 5, 5 + rlen)
+            alpn_hit = alpn.offer_hit(alpn.hello_alpn(pl, ext, ext_end))  # hello_alpn_hit, in place
             if alpn_hit is not None:
                 hit = alpn_hit
         self._remember(flow.dst if from_src else flow.src, sni)
@@ -375,10 +409,16 @@ class Classifier(
         flow.app = c.app
         if hit is not None:
             flow.use_case = hit[0].use_case
-            flow.reason = f"tls sni {hit[1]}"
+            reason = self._sni_reasons.get(hit[1])
+            if reason is None:
+                reason = self._sni_reasons[hit[1]] = f"tls sni {hit[1]}"
+            flow.reason = reason
         elif marker is not _BEGUN:  # the hint the flow began with
             flow.use_case = marker[0].use_case
-            flow.reason = f"tls sni, {marker[1]}"
+            reason = self._hint_reasons.get(marker[1])
+            if reason is None:
+                reason = self._hint_reasons[marker[1]] = f"tls sni, {marker[1]}"
+            flow.reason = reason
         else:
             a = flow.sport
             b = flow.dport
@@ -548,7 +588,7 @@ class Classifier(
             self._signature(flow, st, "bittorrent_dht", "bittorrent dht")
             for ip, port in filexfer.dht_peers(pl):
                 self._peer(ip, port)
-        elif len(pl) > 13 and pl[9:11] == b"Q0" and pl[0] & 0x01:
+        elif len(pl) > 13 and pl.startswith(b"Q0", 9) and pl[0] & 0x01:  # (startswith: no slice made)
             self._gquic(flow, st, pl)
         elif b0 in UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)

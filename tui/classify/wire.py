@@ -120,10 +120,12 @@ def client_hello_body(hs: bytes) -> tuple[str | None, tuple[str, ...]] | None:
     return (sni, tuple(alpn))
 
 
-def client_hello_sni(hs: bytes, off: int = 0, stop: int | None = None) -> str | None:
+def client_hello_sni(hs: bytes, off: int = 0, stop: int | None = None, names: dict | None = None) -> str | None:
     """The SNI of a handshake message, as ``client_hello_body(hs[off:stop])[0]`` but stopping at the name.
 
     ``off``/``stop`` let a caller read the message in place (inside a TLS record) without a copy.
+    ``names`` (the caller's, bounded by it): ``text_name`` of the name's bytes, memoised, so
+    the same server's name is decoded once and its flows share one string.
 
     The classifier needs only the name; walking the remaining extensions (ALPN, key shares,
     padding) cost more than everything else it does with a ClientHello.
@@ -131,7 +133,11 @@ def client_hello_sni(hs: bytes, off: int = 0, stop: int | None = None) -> str | 
     where = _hello_extensions(hs, off, len(hs) if stop is None else min(stop, len(hs)))
     if where is None:
         return None
-    p, ext_end = where
+    return extensions_sni(hs, where[0], where[1], names)
+
+
+def extensions_sni(hs: bytes, p: int, ext_end: int, names: dict | None = None) -> str | None:
+    """The SNI in the hello extensions at hs[p:ext_end] (``client_hello_sni`` once they are found)."""
     unpack = _HH.unpack_from
     while p + 4 <= ext_end:
         etype, elen = unpack(hs, p)
@@ -142,11 +148,20 @@ def client_hello_sni(hs: bytes, off: int = 0, stop: int | None = None) -> str | 
         if etype == 0 and p + 5 <= e_end and hs[p + 2] == 0:  # server_name: list len, type, name len, name
             nlen = _H.unpack_from(hs, p + 3)[0]
             if p + 5 + nlen <= e_end:
-                sni = text_name(hs[p + 5 : p + 5 + nlen])
+                raw = hs[p + 5 : p + 5 + nlen]
+                if names is None:
+                    sni = text_name(raw)
+                else:
+                    sni = names.get(raw, _NO_NAME)
+                    if sni is _NO_NAME:
+                        sni = names[raw] = text_name(raw)
                 if sni is not None:
                     return sni
         p = e_end
     return None
+
+
+_NO_NAME = object()
 
 
 def tls_app_record(data: bytes, off: int) -> bool:
@@ -206,8 +221,21 @@ def dns_name(data: bytes, start: int, off: int) -> tuple[str | None, int]:
     return name, after
 
 
-def _plain_first(data: bytes, start: int, p: int, n: int) -> tuple[str | None, int, bool]:
-    """``dns_name`` for the question, quicker when it is labels only; third: whether it was."""
+def _plain_first(data: bytes, start: int, p: int, n: int, names: dict | None) -> tuple[str | None, int, bool]:
+    """``dns_name`` for the question, quicker when it is labels only; third: whether it was.
+
+    ``names`` (the caller's, bounded by it; None: none) maps the bytes of a question of plain
+    labels up to its first zero byte, the name's end, to its text, so a name asked again is not
+    walked again: the same bytes up to that zero walk to the same labels and the same end.
+    """
+    key = None
+    if names is not None:
+        z = data.find(0, p, n)
+        if z > p:
+            key = data[p:z]
+            name = names.get(key)
+            if name is not None:
+                return name, z + 1, True
     labels = []
     q = p
     ln = -1
@@ -227,14 +255,16 @@ def _plain_first(data: bytes, start: int, p: int, n: int) -> tuple[str | None, i
         name = b".".join(labels).decode("ascii").lower()
     except UnicodeDecodeError:
         name = b".".join(labels).decode("latin-1").lower()
+    if key is not None and z == q:  # no zero byte inside a label: the key ends where the name does
+        names[key] = name
     return name, q + 1, True
 
 
-def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] | None:
+def dns_message(data: bytes, off: int, names: dict | None = None) -> tuple[bool, str | None, list[bytes]] | None:
     """(is_response, first question name, answer addresses) of a DNS message, or None.
 
     Plausibility checks (opcode, counts, a question that parses) keep random UDP
-    payloads from passing as DNS.
+    payloads from passing as DNS.  ``names``: a memo of question names (``_plain_first``).
     """
     n = len(data)
     if n - off < 12:
@@ -251,7 +281,7 @@ def dns_message(data: bytes, off: int) -> tuple[bool, str | None, list[bytes]] |
     plain = False
     for i in range(qd):
         if i == 0:
-            name, p, plain = _plain_first(data, off, p, n)
+            name, p, plain = _plain_first(data, off, p, n, names)
         else:
             name, p = dns_name(data, off, p)
         if name is None or p + 4 > n:

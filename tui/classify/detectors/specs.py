@@ -53,9 +53,9 @@ class SpecHandling:
             self._signature(flow, st, "whatsapp", "whatsapp prologue")
         elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
             self._signature(flow, st, "telegram", "mtproto transport")
-        elif b0 < 2 and pl[4:8] == _STUN_COOKIE and voice.stun_message(pl, stream=True):
+        elif b0 < 2 and pl.startswith(_STUN_COOKIE, 4) and voice.stun_message(pl, stream=True):
             self._signature(flow, st, "stun", "stun over tcp")
-        elif pl[6:10] == _STUN_COOKIE and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
+        elif pl.startswith(_STUN_COOKIE, 6) and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
             self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
         elif (b0 in gaming.BNET_CLASSES or b0 == 1) and self._battle_net(flow, st, pl, b0, from_src):
             return
