@@ -142,7 +142,14 @@ def _detector_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         *_msgfile_seeds(),
         *_gaming_seeds(),
         *_voice_seeds(),
+        *_audit_seeds(),
     ]
+
+
+def _audit_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """Detectors of the issue 12 audit: FLUTE's FDT Instance (RFC 6726: LCT header, TOI 0, EXT_FDT)."""
+    fdt = bytes((0x10, 0xA0, 5, 0)) + bytes(4) + struct.pack("!III", 7, 0, 192 << 24 | 2 << 20 | 1)
+    return [("flute", "UDP", 40000, 40040, [fdt + b"\x00" * 4 + b"<?xml version='1.0'?><FDT-Instance/>"])]
 
 
 def _voice_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:

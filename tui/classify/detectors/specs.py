@@ -15,11 +15,12 @@ if TYPE_CHECKING:
 # first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
 # 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X, the games' of _GAMING_UDP
 # (Hazel's Hello and Ack, Steam Networking Sockets' handshake, Nintendo PIA, miHoYo's 0x00),
-# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10
+# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10, LCT's 0x1X
 _GAMING_UDP = frozenset((0x00, 0x08, 0x0A, 0x20, 0x21, 0x22, 0x23, 0x32))
 UDP_DETECTED = frozenset(
     (0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50), *_GAMING_UDP)
     + (0x52, 0x54, 0x10)
+    + tuple(filexfer.LCT_FIRST)
 )
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
@@ -119,6 +120,11 @@ class SpecHandling:
                     _seen(st)["tftp"] = t
                     st.pending = True
                 return
+        if b0 in filexfer.LCT_FIRST and use in (None, "file_transfer"):
+            h = filexfer.lct_header(pl)
+            if h is not None:
+                self._flute(flow, st, h, from_src)
+                return
         if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
             self._both_ways(flow, st, from_src, "source_engine", "connectionless packets both ways")
             return
@@ -135,6 +141,23 @@ class SpecHandling:
             self._signature(flow, st, "stun", "turn channel data")
         elif use in (None, "voice"):
             self._udp_voice(flow, st, pl, b0)
+
+    def _flute(self, flow, st: FlowState, h: tuple, from_src: bool) -> None:
+        """An ALC/LCT packet: FLUTE at its FDT Instance, or at the sender's next packet of the same session."""
+        if h[3]:
+            st.pending = False
+            self._signature(flow, st, "flute", "fdt instance")
+            return
+        seen = st.seen
+        first = seen.get("lct") if seen else None
+        if first is None:
+            _seen(st)["lct"] = (from_src, h)
+            st.pending = True
+        elif first[0] == from_src and filexfer.lct_same_session(first[1], h):
+            st.pending = False
+            self._signature(flow, st, "flute", "alc/lct packets of one session")
+        else:
+            st.pending = False
 
     def _both_ways(self, flow, st: FlowState, from_src: bool, key: str, detail: str) -> None:
         """A datagram a detector matched: the verdict once the other end has sent one too."""
