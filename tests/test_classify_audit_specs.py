@@ -13,7 +13,7 @@ import struct
 from classify_helpers import CLIENT, Ether, client_hello, handshake, only_flow, run, tcp, udp
 from scapy.layers.inet import IP, UDP
 
-from tui.classify.detectors import filexfer
+from tui.classify.detectors import filexfer, voice
 
 FREE = 40124  # a port no rule claims
 GROUP = "233.252.0.7"  # MCAST-TEST-NET (RFC 5771): a FLUTE session's group
@@ -126,6 +126,10 @@ def test_audit_ports():
     # the server's RTP stream from a GeForce NOW port: gaming, not a call
     f = only_flow(run([udp(p, sport=50000, dport=49004, reply=True) for p in (rtp, rtp2)]))
     assert (f.app, f.use_case) == ("GeForceNow", "gaming")
+    # a Syncthing relay session on any port: JoinSessionRequest (XDR: a 32-byte key)
+    join = struct.pack("!III", 0x9E79BC40, 3, 36) + struct.pack("!I", 32) + os.urandom(32)
+    f = only_flow(run([*handshake(dport=443), tcp(join, dport=443)]))
+    assert (f.app, f.use_case) == ("Syncthing", "file_transfer")
     f = only_flow(run([*handshake(dport=1352), tcp(b"\x00" * 8, dport=1352)]))
     assert (f.app, f.use_case) == ("LotusNotes", "messaging")
 
@@ -137,8 +141,66 @@ def test_audit_names_and_alpn():
         ("prod.nvidiagrid.net", "gaming"),
         ("mtu1xp-mim.vivox.com", "voice"),
         ("www.paltalk.com", "messaging"),
+        ("dl.4shared.com", "file_transfer"),
     ):
         f = only_flow(run([*handshake(), tcp(client_hello(name), dport=443)]))
         assert (f.name, f.use_case) == (name, use)
     f = only_flow(run([*handshake(dport=FREE), tcp(client_hello(None, alpn=("bep/1.0",)), dport=FREE)]))
     assert (f.use_case, f.reason) == ("file_transfer", "tls alpn bep/1.0")
+
+
+# ---------------------------------------------------------------- BFCP (RFC 8855, RFC 4582)
+def bfcp_attr(kind: int, value: bytes, mandatory: bool = True) -> bytes:
+    """RFC 8855 5.2: Type (7 bits), M, Length (octets with this 2-byte header), padded to 32 bits."""
+    raw = bytes((kind << 1 | mandatory, 2 + len(value))) + value
+    return raw + bytes(-len(raw) % 4)
+
+
+def bfcp(prim: int, attrs: bytes = b"", ver: int = 2, responder: bool = False, conf: int = 4711, txn: int = 9) -> bytes:
+    """RFC 8855 5.1 COMMON-HEADER: Ver, R, F=0, Res 0, Primitive, Payload Length (words), Conference ID,
+    Transaction ID, User ID; then the attributes."""
+    b0 = ver << 5 | (0x10 if responder else 0)
+    return struct.pack("!BBHIHH", b0, prim, len(attrs) // 4, conf, txn, 2) + attrs
+
+
+HELLO = bfcp(11)  # Hello: the header alone
+# HelloAck: SUPPORTED-PRIMITIVES (21) and SUPPORTED-ATTRIBUTES (20)
+HELLO_ACK = bfcp(12, bfcp_attr(21, bytes(range(1, 18))) + bfcp_attr(20, bytes((2, 4, 6, 8))), responder=True)
+# FloorRequest with FLOOR-ID (2) 1
+FLOOR_REQUEST = bfcp(1, bfcp_attr(2, b"\x00\x01"), txn=10)
+
+
+def test_bfcp_over_udp_both_ways():
+    pkts = [udp(HELLO, dport=FREE), udp(HELLO_ACK, dport=FREE, reply=True)]
+    f = only_flow(run(pkts))
+    assert (f.app, f.use_case, f.reason) == ("BFCP", "voice", "bfcp: floor control messages both ways")
+
+
+def test_bfcp_over_tcp_version_1_and_two_messages_in_a_segment():
+    hello, ack = bfcp(11, ver=1), bfcp(12, bfcp_attr(21, bytes(range(1, 18))), ver=1)
+    pkts = [*handshake(dport=FREE), tcp(hello + bfcp(1, bfcp_attr(2, b"\x00\x01"), ver=1), dport=FREE)]
+    f = only_flow(run([*pkts, tcp(ack, dport=FREE, reply=True)]))
+    assert (f.app, f.reason) == ("BFCP", "bfcp: floor control messages both ways")
+
+
+def test_bfcp_parser_and_near_misses():
+    assert voice.bfcp_message(FLOOR_REQUEST) == (4711, 10)
+    assert voice.bfcp_message(HELLO_ACK + FLOOR_REQUEST) == (4711, 9)
+    assert voice.bfcp_message(FLOOR_REQUEST[:-1]) is None  # shorter than its Payload Length
+    assert voice.bfcp_message(FLOOR_REQUEST + b"\x00") is None  # a trailing byte
+    assert voice.bfcp_message(bfcp(18)) is None  # no primitive 18
+    assert voice.bfcp_message(bfcp(11, ver=3)) is None
+    assert voice.bfcp_message(bfcp(11, ver=1, responder=True)) is None  # R is version 2's
+    assert voice.bfcp_message(bytes((0x41,)) + HELLO[1:]) is None  # reserved bits
+    assert voice.bfcp_message(bfcp(1, bfcp_attr(26, b"\x00\x01"))) is None  # no attribute type 26
+    assert voice.bfcp_message(bfcp(1, b"\x04\x01\x00\x00")) is None  # an attribute shorter than its header
+    assert voice.bfcp_message(bfcp(1, b"\x04\x09\x00\x01")) is None  # an attribute past the message
+
+
+def test_bfcp_needs_both_ends_of_one_conference():
+    # the other end answers for another conference: no evidence
+    f = only_flow(run([udp(HELLO, dport=FREE), udp(bfcp(12, conf=1, responder=True), dport=FREE, reply=True)]))
+    assert f.app != "BFCP"
+    # one end alone
+    f = only_flow(run([udp(HELLO, dport=FREE), udp(FLOOR_REQUEST, dport=FREE)]))
+    assert f.app != "BFCP"

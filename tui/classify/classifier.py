@@ -669,7 +669,7 @@ _SIGNATURES = (
     "anydesk",
     # voice and streaming signalling (issue 12)
     *("teamspeak", "iax", "mgcp", "megaco", "zrtp", "h323", "rtsp", "mms", "spotify", "skype"),
-    "flute",  # issue 12 audit: FLUTE over ALC/LCT
+    *("flute", "bfcp"),  # issue 12 audit: FLUTE over ALC/LCT, BFCP
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))
