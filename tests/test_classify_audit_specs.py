@@ -130,6 +130,12 @@ def test_audit_ports():
     join = struct.pack("!III", 0x9E79BC40, 3, 36) + struct.pack("!I", 32) + os.urandom(32)
     f = only_flow(run([*handshake(dport=443), tcp(join, dport=443)]))
     assert (f.app, f.use_case) == ("Syncthing", "file_transfer")
+    # ports nDPI guesses by (benchmarks/ndpi_port_guesses.py) that IANA or the vendor registers
+    for pl, dport, app in ((b"\x01" * 8, 7987, "Viber"), (b"\x01" * 8, 1720, "H323"), (b"\x01" * 8, 548, "AFP")):
+        f = only_flow(run([udp(pl, dport=dport)]))
+        assert f.app == app, (dport, f.app)
+    f = only_flow(run([*handshake(dport=4569), tcp(b"\x01" * 8, dport=4569)]))
+    assert (f.app, f.use_case) == ("IAX", "voice")
     f = only_flow(run([*handshake(dport=1352), tcp(b"\x00" * 8, dport=1352)]))
     assert (f.app, f.use_case) == ("LotusNotes", "messaging")
 
