@@ -148,6 +148,12 @@ def test_audit_names_and_alpn():
         ("mtu1xp-mim.vivox.com", "voice"),
         ("www.paltalk.com", "messaging"),
         ("dl.4shared.com", "file_transfer"),
+        # names nDPI 4.2 files under these use cases (benchmarks/ndpi_host_names.py)
+        ("audio-ak-spotify-com.akamaized.net", "streaming"),
+        ("im.qq.com", "messaging"),
+        ("v.qq.com", "streaming"),  # the more specific rule still wins
+        ("media-fra3-1.cdn.whatsapp.net", "file_transfer"),
+        ("a.fuzemeeting.com", "voice"),
     ):
         f = only_flow(run([*handshake(), tcp(client_hello(name), dport=443)]))
         assert (f.name, f.use_case) == (name, use)
