@@ -216,3 +216,30 @@ def test_bfcp_needs_both_ends_of_one_conference():
     # one end alone
     f = only_flow(run([udp(HELLO, dport=FREE), udp(FLOOR_REQUEST, dport=FREE)]))
     assert f.app != "BFCP"
+
+
+# ---------------------------------------------------------------- Gnutella over UDP (0.6)
+def gnutella(kind: int, payload: bytes, ttl: int = 1, hops: int = 0) -> bytes:
+    """RFC-Gnutella 0.6 2.2: GUID (byte 8 0xff, byte 15 0 for a modern servent), type, TTL, hops, length."""
+    guid = os.urandom(8) + b"\xff" + os.urandom(6) + b"\x00"
+    return guid + bytes((kind, ttl, hops)) + struct.pack("<I", len(payload)) + payload
+
+
+def test_gnutella_ping_pong_and_query_over_udp():
+    pong = struct.pack("<H4sII", 6346, bytes((203, 0, 113, 5)), 120, 4096)
+    for pl in (gnutella(0x00, b""), gnutella(0x01, pong), gnutella(0x80, b"\x00\x00ubuntu iso\x00")):
+        f = only_flow(run([udp(pl, dport=FREE)]))
+        assert (f.app, f.use_case, f.reason) == ("Gnutella", "file_transfer", "gnutella: gnutella message")
+
+
+def test_gnutella_near_misses():
+    assert filexfer.gnutella_message(gnutella(0x80, b"\x00\x00x\x00"))
+    assert not filexfer.gnutella_message(gnutella(0x80, b"\x00\x00x\x00") + b"\x00")  # length is not the rest
+    assert not filexfer.gnutella_message(gnutella(0x03, b""))  # no payload type 3
+    assert not filexfer.gnutella_message(gnutella(0x00, b"", ttl=0))  # nothing travels with TTL 0
+    assert not filexfer.gnutella_message(gnutella(0x00, b"", ttl=12, hops=6))
+    assert not filexfer.gnutella_message(gnutella(0x01, b"\x00" * 10))  # a Pong shorter than its fields
+    assert not filexfer.gnutella_message(bytes(23))  # an all-zero GUID
+    # on a port of another use case (DNS answers its own way; here SIP's)
+    f = only_flow(run([udp(gnutella(0x00, b""), dport=5060)]))
+    assert f.app == "SIP"

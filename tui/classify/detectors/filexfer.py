@@ -193,3 +193,32 @@ def lct_header(pl: bytes) -> tuple[int, int, bytes, bool] | None:
 def lct_same_session(a: tuple[int, int, bytes, bool], b: tuple[int, int, bytes, bool]) -> bool:
     """Two LCT packets of one session: same field sizes, codepoint and TSI (RFC 5651 5.1)."""
     return a[:3] == b[:3]
+
+
+# Gnutella 0.6 (RFC-Gnutella 0.6, 2.2): every message opens with a 23-byte header: Message ID
+# (a 16-byte GUID), Payload Type, TTL, Hops, Payload Length (32 bits, little-endian)
+GNUTELLA_TYPES = frozenset((0x00, 0x01, 0x02, 0x31, 0x32, 0x40, 0x80, 0x81))
+# the smallest payload of each type: Pong (port, IP, files, kbytes), Bye (code, NUL-ended
+# text), vendor messages (vendor, selector, version), Push (servent id, index, IP, port), Query
+# (minimum speed, NUL-ended criteria), Query Hit (hits, port, IP, speed, servent id)
+_GNUTELLA_MIN = {0x00: 0, 0x01: 14, 0x02: 3, 0x31: 8, 0x32: 8, 0x40: 26, 0x80: 3, 0x81: 27}
+
+
+def gnutella_message(pl: bytes) -> bool:
+    """One Gnutella message fills the datagram (GUESS and other UDP messages, 0.6).
+
+    The Payload Length is the rest exactly and at least its type's fixed fields, the TTL is at
+    least 1 (a servent forwards nothing with TTL 0) and TTL + Hops at most 16 (servents drop
+    larger ones), the GUID is not all zero."""
+    if len(pl) < 23:
+        return False
+    kind = pl[16]
+    n = len(pl) - 23
+    return (
+        kind in GNUTELLA_TYPES
+        and pl[17] >= 1
+        and pl[17] + pl[18] <= 16
+        and int.from_bytes(pl[19:23], "little") == n
+        and n >= _GNUTELLA_MIN[kind]
+        and any(pl[:16])
+    )

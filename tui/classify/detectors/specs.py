@@ -145,6 +145,11 @@ class SpecHandling:
         elif use in (None, "voice"):
             self._udp_voice(flow, st, pl, b0, from_src)
 
+    def _gnutella(self, flow, st: FlowState, pl: bytes) -> None:
+        """A datagram that one Gnutella message fills (its GUID first: no first-byte gate)."""
+        if _port_use(st) in (None, "file_transfer") and filexfer.gnutella_message(pl):
+            self._signature(flow, st, "gnutella", "gnutella message")
+
     def _flute(self, flow, st: FlowState, h: tuple, from_src: bool) -> None:
         """An ALC/LCT packet: FLUTE at its FDT Instance, or at the sender's next packet of the same session."""
         if h[3]:
