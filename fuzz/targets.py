@@ -142,6 +142,19 @@ def _detector_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         *_msgfile_seeds(),
         *_gaming_seeds(),
         *_voice_seeds(),
+        *_audit_seeds(),
+    ]
+
+
+def _audit_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """Detectors of the issue 12 audit: FLUTE's FDT Instance (RFC 6726: LCT header, TOI 0, EXT_FDT),
+    a Gnutella Ping, BFCP's Hello and HelloAck (RFC 8855)."""
+    fdt = bytes((0x10, 0xA0, 5, 0)) + bytes(4) + struct.pack("!III", 7, 0, 192 << 24 | 2 << 20 | 1)
+    hello_ack = struct.pack("!BBHIHH", 0x50, 12, 2, 4711, 9, 2) + bytes((42, 6, 1, 2, 11, 12, 0, 0))
+    return [
+        ("flute", "UDP", 40000, 40040, [fdt + b"\x00" * 4 + b"<?xml version='1.0'?><FDT-Instance/>"]),
+        ("gnutella", "UDP", 40000, 40042, [b"\x01" * 16 + b"\x00\x01\x00" + bytes(4)]),
+        ("bfcp", "UDP", 40000, 40041, [struct.pack("!BBHIHH", 0x40, 11, 0, 4711, 9, 2), hello_ack]),
     ]
 
 

@@ -592,6 +592,8 @@ class Classifier(
             self._gquic(flow, st, pl)
         elif b0 in UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)
+        if len(pl) >= 23 and pl[16] in filexfer.GNUTELLA_TYPES and st.sig is None and st.carrier is None:
+            self._gnutella(flow, st, pl)  # specs.py: Gnutella's GUID comes first, no first-byte gate
 
     # ------------------------------------------------------------------ payload rules
     # ------------------------------------------------------------------ verdicts
@@ -711,6 +713,7 @@ _SIGNATURES = (
     "anydesk",
     # voice and streaming signalling (issue 12)
     *("teamspeak", "iax", "mgcp", "megaco", "zrtp", "h323", "rtsp", "mms", "spotify", "skype"),
+    *("flute", "bfcp", "gnutella"),  # issue 12 audit: FLUTE over ALC/LCT, BFCP, Gnutella over UDP
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))

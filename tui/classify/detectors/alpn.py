@@ -50,6 +50,9 @@ ALPN_USES: Mapping[str, str] = MappingProxyType(
         "dot": "name_resolution",  # RFC 7858
         "doq": "name_resolution",  # RFC 9250
         "ntske/1": "network_control",  # RFC 8915: NTS key establishment for NTP
+        # not in the IANA registry: Syncthing's own IDs (docs.syncthing.net, BEP v1 and relay protocol)
+        "bep/1.0": "file_transfer",
+        "bep-relay": "file_transfer",
     }
 )
 

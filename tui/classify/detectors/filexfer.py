@@ -1,4 +1,5 @@
-"""File transfer: BitTorrent's uTP (BEP 29), TFTP (RFC 1350), the BitTorrent HTTP tracker (BEP 3)."""
+"""File transfer: BitTorrent's uTP (BEP 29), TFTP (RFC 1350), the BitTorrent HTTP tracker (BEP 3),
+eDonkey, NFS and AFP openings, FLUTE's ALC/LCT packets (RFC 6726, 5775, 5651)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,93 @@ def dsi_opening(pl: bytes) -> bool:
     if flags > 1 or cmd not in _DSI_OPENING or reserved != 0 or total != n - 16:
         return False
     return flags == 1 or offset == 0  # a request's data offset is zero except for a Write
+
+
+# FLUTE (RFC 6726): files over ALC (RFC 5775), whose packets open with an LCT header (RFC 5651 5.1)
+LCT_FIRST = frozenset(range(0x10, 0x20))  # version 1 in the high nibble, then C and PSI
+EXT_FDT = 192  # RFC 6726 3.4.1: the FDT Instance header extension (fixed 32 bits)
+# FEC Encoding IDs (IANA "Reliable Multicast Transport (RMT) FEC Encoding IDs"), which ALC
+# carries in the LCT codepoint: Compact No-Code, Raptor, Reed-Solomon (GF(2^m), GF(2^8)), LDPC
+# Staircase/Triangle, RaptorQ; and the under-specified 128-130
+FEC_ENCODINGS = frozenset((0, 1, 2, 3, 4, 5, 6, 128, 129, 130))
+
+
+def lct_header(pl: bytes) -> tuple[int, int, bytes, bool] | None:
+    """(flags, codepoint, TSI, FDT Instance) of an ALC/LCT packet, else None.
+
+    RFC 5651 5.1: V = 1, C (congestion control info of 32*(C+1) bits), PSI, S/O/H (TSI of
+    32*S+16*H bits, TOI of 32*O+16*H), two reserved bits that are 0, A and B, HDR_LEN (the whole
+    LCT header in 32-bit words), codepoint; header extensions fill the rest exactly (HET < 128:
+    HEL words, HEL > 0; HET >= 128: one word).  ALC (RFC 5775 4.1) needs a TSI; FLUTE (RFC 6726
+    3.3) a TOI except in the packet that closes the session (A), and its FDT Instance is TOI 0
+    with EXT_FDT (version 1 of RFC 3926 or 2 of RFC 6726).  After the header comes the FEC
+    Payload ID (at least 32 bits) unless the session closes.
+    """
+    if len(pl) < 12:
+        return None
+    b0, b1, words, cp = pl[0], pl[1], pl[2], pl[3]
+    if b0 >> 4 != 1 or b1 & 0x0C or cp not in FEC_ENCODINGS:
+        return None
+    half = 2 if b1 & 0x10 else 0
+    tsi_len = 4 * (b1 >> 7) + half
+    toi_len = 4 * ((b1 >> 5) & 3) + half
+    close = b1 & 0x02
+    if not tsi_len or (not toi_len and not close):
+        return None
+    i = 4 + 4 * (((b0 >> 2) & 3) + 1)
+    end = 4 * words
+    if i + tsi_len + toi_len > end or end + (0 if close else 4) > len(pl):
+        return None
+    tsi = pl[i : i + tsi_len]
+    i += tsi_len
+    toi = pl[i : i + toi_len]
+    i += toi_len
+    fdt = False
+    while i < end:
+        het = pl[i]
+        if het < 128:
+            hel = pl[i + 1]
+            if not hel:
+                return None
+            i += 4 * hel
+        else:
+            if het == EXT_FDT and pl[i + 1] >> 4 in (1, 2) and not any(toi):
+                fdt = True
+            i += 4
+    if i != end:
+        return None
+    return b0 & 0xFC | (b1 & 0xF0) << 8, cp, tsi, fdt
+
+
+def lct_same_session(a: tuple[int, int, bytes, bool], b: tuple[int, int, bytes, bool]) -> bool:
+    """Two LCT packets of one session: same field sizes, codepoint and TSI (RFC 5651 5.1)."""
+    return a[:3] == b[:3]
+
+
+# Gnutella 0.6 (RFC-Gnutella 0.6, 2.2): every message opens with a 23-byte header: Message ID
+# (a 16-byte GUID), Payload Type, TTL, Hops, Payload Length (32 bits, little-endian)
+GNUTELLA_TYPES = frozenset((0x00, 0x01, 0x02, 0x31, 0x32, 0x40, 0x80, 0x81))
+# the smallest payload of each type: Pong (port, IP, files, kbytes), Bye (code, NUL-ended
+# text), vendor messages (vendor, selector, version), Push (servent id, index, IP, port), Query
+# (minimum speed, NUL-ended criteria), Query Hit (hits, port, IP, speed, servent id)
+_GNUTELLA_MIN = {0x00: 0, 0x01: 14, 0x02: 3, 0x31: 8, 0x32: 8, 0x40: 26, 0x80: 3, 0x81: 27}
+
+
+def gnutella_message(pl: bytes) -> bool:
+    """One Gnutella message fills the datagram (GUESS and other UDP messages, 0.6).
+
+    The Payload Length is the rest exactly and at least its type's fixed fields, the TTL is at
+    least 1 (a servent forwards nothing with TTL 0) and TTL + Hops at most 16 (servents drop
+    larger ones), the GUID is not all zero."""
+    if len(pl) < 23:
+        return False
+    kind = pl[16]
+    n = len(pl) - 23
+    return (
+        kind in GNUTELLA_TYPES
+        and pl[17] >= 1
+        and pl[17] + pl[18] <= 16
+        and int.from_bytes(pl[19:23], "little") == n
+        and n >= _GNUTELLA_MIN[kind]
+        and any(pl[:16])
+    )

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 # first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
 # 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X, the games' of _GAMING_UDP
 # (Hazel's Hello and Ack, Steam Networking Sockets' handshake, Nintendo PIA, miHoYo's 0x00),
-# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10
+# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10, LCT's 0x1X, BFCP's
 _GAMING_UDP = frozenset((0x00, 0x08, 0x0A, 0x20, 0x21, 0x22, 0x23, 0x32))
 UDP_DETECTED = frozenset(
     (0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50), *_GAMING_UDP)
     + (0x52, 0x54, 0x10)
+    + tuple(filexfer.LCT_FIRST)
+    + tuple(voice.BFCP_FIRST)
 )
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
@@ -63,6 +65,8 @@ class SpecHandling:
             self._signature(flow, st, "minecraft", "minecraft handshake")
         elif b0 == 0x24 and streaming.rtsp_interleaved(pl):
             self._signature(flow, st, "rtsp", "rtsp interleaved rtp")
+        elif b0 == 0x20 and st.payloads < 4 and _port_use(st) in (None, "voice") and self._bfcp(flow, st, pl, from_src):
+            return
         elif b0 in _MSGFILE_TCP_FIRST and st.payloads < 2:
             self._msgfile_tcp(flow, st, pl, b0)
 
@@ -119,6 +123,11 @@ class SpecHandling:
                     _seen(st)["tftp"] = t
                     st.pending = True
                 return
+        if b0 in filexfer.LCT_FIRST and use in (None, "file_transfer"):
+            h = filexfer.lct_header(pl)
+            if h is not None:
+                self._flute(flow, st, h, from_src)
+                return
         if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
             self._both_ways(flow, st, from_src, "source_engine", "connectionless packets both ways")
             return
@@ -134,7 +143,29 @@ class SpecHandling:
         elif b0 & 0xF0 == 0x40 and st.port is not None and st.port[0].app == "STUN" and voice.turn_channel_data(pl):
             self._signature(flow, st, "stun", "turn channel data")
         elif use in (None, "voice"):
-            self._udp_voice(flow, st, pl, b0)
+            self._udp_voice(flow, st, pl, b0, from_src)
+
+    def _gnutella(self, flow, st: FlowState, pl: bytes) -> None:
+        """A datagram that one Gnutella message fills (its GUID first: no first-byte gate)."""
+        if _port_use(st) in (None, "file_transfer") and filexfer.gnutella_message(pl):
+            self._signature(flow, st, "gnutella", "gnutella message")
+
+    def _flute(self, flow, st: FlowState, h: tuple, from_src: bool) -> None:
+        """An ALC/LCT packet: FLUTE at its FDT Instance, or at the sender's next packet of the same session."""
+        if h[3]:
+            st.pending = False
+            self._signature(flow, st, "flute", "fdt instance")
+            return
+        seen = st.seen
+        first = seen.get("lct") if seen else None
+        if first is None:
+            _seen(st)["lct"] = (from_src, h)
+            st.pending = True
+        elif first[0] == from_src and filexfer.lct_same_session(first[1], h):
+            st.pending = False
+            self._signature(flow, st, "flute", "alc/lct packets of one session")
+        else:
+            st.pending = False
 
     def _both_ways(self, flow, st: FlowState, from_src: bool, key: str, detail: str) -> None:
         """A datagram a detector matched: the verdict once the other end has sent one too."""
@@ -147,7 +178,7 @@ class SpecHandling:
             _seen(st)[key] = side
             st.pending = True
 
-    def _udp_voice(self, flow, st: FlowState, pl: bytes, b0: int) -> None:
+    def _udp_voice(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Text and binary VoIP signalling on UDP (issue 12), by first byte."""
         if b0 == 0x54:
             if voice.teamspeak3_init(pl):
@@ -159,6 +190,23 @@ class SpecHandling:
             self._signature(flow, st, "mgcp", "mgcp command")
         elif b0 in (0x4D, 0x21) and voice.megaco_message(pl):
             self._signature(flow, st, "megaco", "megaco message")
+        elif b0 in voice.BFCP_FIRST:
+            self._bfcp(flow, st, pl, from_src)
+
+    def _bfcp(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """BFCP messages from both ends of one conference (RFC 8855): True when this payload was one."""
+        msg = voice.bfcp_message(pl)
+        if msg is None:
+            return False
+        seen = st.seen
+        first = seen.get("bfcp") if seen else None
+        if first is None:
+            _seen(st)["bfcp"] = (from_src, msg[0])
+            st.pending = True
+        elif first[0] != from_src and first[1] == msg[0]:
+            st.pending = False
+            self._signature(flow, st, "bfcp", "floor control messages both ways")
+        return True
 
     def _tcp_media(self, flow, st: FlowState, pl: bytes, b0: int) -> bool:
         """H.323 over TPKT, MMS, Spotify's access point, RTSP-interleaved media (issue 12)."""

@@ -220,3 +220,53 @@ def skype_pair(first: bytes, cur: bytes) -> bool:
         if 0 < step <= SEQ_WINDOW:
             return False
     return True
+
+
+# BFCP, the Binary Floor Control Protocol of conferences (RFC 8855, RFC 4582): the first byte of
+# its COMMON-HEADER is Ver (1: TCP/TLS, 2: UDP/DTLS), R, F and three reserved zero bits
+BFCP_FIRST = frozenset((0x20, 0x40, 0x48, 0x50, 0x58))
+_BFCP = struct.Struct("!BBHIHH")
+
+
+def bfcp_message(pl: bytes) -> tuple[int, int] | None:
+    """(conference id, transaction id) of BFCP messages that fill the payload exactly, else None.
+
+    RFC 8855 5.1: Ver 1 or 2 (the R and F flags only in version 2), Res 0, Primitive 1-17,
+    Payload Length in 32-bit words after the 12-byte header (the fragment fields of F come
+    first), then attributes (5.2: 7-bit Type 1-25, M, Length in octets with its 2-byte header,
+    padded to 32 bits) that end where the length says.  Over TCP several messages may share a
+    segment: each is walked.
+    """
+    first = None
+    i = 0
+    n = len(pl)
+    while i < n:
+        if n - i < 12:
+            return None
+        b0, prim, words, conf, txn, _user = _BFCP.unpack_from(pl, i)
+        ver = b0 >> 5
+        if b0 & 0x07 or not 1 <= prim <= 17 or ver not in (1, 2) or (ver == 1 and b0 & 0x18):
+            return None
+        j = i + 12
+        end = j + 4 * words
+        if b0 & 0x08:  # fragment offset and length, then a fragment whose attributes are cut
+            if end + 4 > n:
+                return None
+            i = end + 4
+            first = first or (conf, txn)
+            continue
+        if end > n:
+            return None
+        while j < end:
+            if end - j < 4:
+                return None
+            kind = pl[j] >> 1
+            length = pl[j + 1]
+            if not 1 <= kind <= 25 or length < 2:
+                return None
+            j += (length + 3) & ~3
+        if j != end:
+            return None
+        first = first or (conf, txn)
+        i = end
+    return first
