@@ -158,3 +158,22 @@ def thread_runner() -> Iterator[Callable[[Callable[[], None]], threading.Thread]
     yield start
     for t in threads:
         t.join(5)
+
+
+def wait_packet_socket(p, ifindex: int, timeout: float = 30.0) -> None:
+    """Wait until process ``p`` holds a packet socket bound to ``ifindex`` (it is capturing).
+
+    A fixed sleep for a child's start-up fails on a loaded machine; this waits for the fact.
+    """
+    bench = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    from live_rates import _has_packet_socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert p.poll() is None, p.communicate()[1]
+        if _has_packet_socket(p.pid, ifindex):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the capture never opened its socket")

@@ -369,23 +369,11 @@ def test_report_cli_json_is_the_same_with_workers(tmp_path):
 
 
 # ----------------------------------------------------------------- live
-def _wait_socket(p: subprocess.Popen, ifindex: int, timeout: float = 30.0) -> None:
-    from live_rates import _has_packet_socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert p.poll() is None, p.communicate()[1]
-        if _has_packet_socket(p.pid, ifindex):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the report never opened its socket")
-
-
 @pytest.mark.timeout(180)
 def test_live_fanout_equals_one_worker_across_a_veth():
     import netns as _netns
     import trafficgen
-    from conftest import _skip, net_raw_reason
+    from conftest import _skip, net_raw_reason, wait_packet_socket
 
     reason = net_raw_reason() or _netns.can_make_netns()
     if reason:
@@ -399,7 +387,7 @@ def test_live_fanout_equals_one_worker_across_a_veth():
         procs = {n: subprocess.Popen([*cmd, str(n)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True) for n in (1, 2)}  # fmt: skip
         for p in procs.values():
-            _wait_socket(p, ifindex)
+            wait_packet_socket(p, ifindex)
         time.sleep(1.0)  # the second worker's socket joins a moment after the first
         # 256 UDP and TCP flows at 20,000 packets/s for a second, then real exchanges both ways
         ns.exec(gen, ns.peer, "20000", "1", "20000")

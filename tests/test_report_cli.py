@@ -9,10 +9,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
-from conftest import REPO, _skip
+from conftest import REPO, _skip, wait_packet_socket
 
 SOCKET_KINDS = ("stream", "datagram", "raw")
 TOP_KEYS = {
@@ -197,7 +196,7 @@ def test_live_report_with_kernel_filter(net_raw):
         env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     try:
-        time.sleep(2.0)  # start-up; the socket is open before the clock starts
+        wait_packet_socket(p, socket.if_nametoindex("lo"))  # the clock starts once it is open
         srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         srv.bind(("127.0.0.1", port))
         cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
