@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import ssl
 import struct
 import subprocess
 import sys
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ndpi_heldout import use_case  # noqa: E402
 from ndpi_port_guesses import _frame, _tcp  # noqa: E402
+from synth import client_hello  # noqa: E402
 
 from tui.classify import load_classifier  # noqa: E402
 
@@ -36,20 +36,6 @@ _DOMAIN = re.compile(r"^[-.a-z0-9]*[a-z0-9-]+\.[a-z]{2,6}\.?$")
 _LINE = re.compile(r"^\t\d+\tTCP \S+:(\d+) <-> \S+ \[proto: [\d.]+/([^\]]+)\].*?\[cat: (\w+)/")
 CLIENT = bytes((192, 0, 2, 10))
 FIRST_PORT = 20000
-
-
-def client_hello(name: str) -> bytes:
-    """A real ClientHello from Python's ssl module (memory BIOs, no network)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
 
 
 def host_names(lib: str) -> list[str]:
