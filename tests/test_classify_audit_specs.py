@@ -243,3 +243,15 @@ def test_gnutella_near_misses():
     # on a port of another use case (DNS answers its own way; here SIP's)
     f = only_flow(run([udp(gnutella(0x00, b""), dport=5060)]))
     assert f.app == "SIP"
+
+
+def test_checkmk_agent_output_and_smpp_port():
+    """nDPI's DataTransfer/Download protocols: Checkmk's agent output (on any port), SMPP's port."""
+    out = b"<<<check_mk>>>\nVersion: 2.2.0\nAgentOS: linux\n"
+    f = only_flow(run([*handshake(sport=40000, dport=FREE), tcp(out, sport=40000, dport=FREE, reply=True)]))
+    assert (f.app, f.use_case) == ("Checkmk", "file_transfer")
+    f = only_flow(run([*handshake(sport=40000, dport=FREE), tcp(out[3:], sport=40000, dport=FREE, reply=True)]))
+    assert f.app != "Checkmk"  # the section header is the rule, not any text after it
+    bind = struct.pack("!IIII", 16 + 9, 0x00000009, 0, 1) + b"esme\x00pw\x00\x00"  # bind_transceiver
+    f = only_flow(run([*handshake(sport=40001, dport=2775), tcp(bind, sport=40001, dport=2775)]))
+    assert (f.app, f.use_case) == ("SMPP", "file_transfer")
