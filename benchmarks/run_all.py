@@ -3,7 +3,7 @@
     sudo .venv/bin/python benchmarks/run_all.py [--frames 1000000] [--flows 100000]
          [--rates 25000,50000,100000,200000,400000,650000,700000,1000000,0] [--seconds 3] [--soak-minutes 0.5]
          [--report-frames 400000] [--report-flows 100000] [--workers 1,2]
-         [--skip offline,live,ui,memory,report] [--tiny]
+         [--skip offline,live,ui,memory,report,compiled] [--tiny]
 
 1. Offline: decode + classify + flows (``Engine.process`` with the built-in rules) on one
    core over the sample captures in ../shared/pcaps (in memory) and over a synthetic mix;
@@ -18,6 +18,10 @@
 5. ``sockscope report -r FILE --format json`` end to end at each ``--workers`` count, beside
    ndpiReader, tshark and tcpdump on the same file, and the JSON encoding time
    (benchmarks/bench_report.py).
+6. The compiled-path trial: Cython over decode, flows, engine and classifier in a temporary
+   copy, interpreted against compiled (benchmarks/bench_cython.py; needs ``pip install
+   cython`` and a C compiler, and takes minutes to compile: skipped with a message otherwise
+   and in ``--tiny``).
 
 ``--tiny`` runs every part at toy size in seconds (the smoke test uses it); its figures mean
 nothing.  Live, UI and the soak need root; without it they are skipped with a message.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -394,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         "--soak-minutes", type=float, default=0.5, help="steady live load for the memory soak (10 for the issue's)"
     )
     ap.add_argument("--soak-pps", type=int, default=50_000)
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: offline,live,ui,memory,report")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: offline,live,ui,memory,report,compiled")
     ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     ap.add_argument("--tiny", action="store_true", help="toy sizes, seconds in all (smoke test)")
     args = ap.parse_args(argv)
@@ -422,6 +427,16 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== 5. sockscope report -r, end to end (benchmarks/bench_report.py)")
         results["report"] = bench_report.run(args.report_frames, args.report_flows, args.report_runs,
                                              [int(x) for x in args.workers.split(",")], False)  # fmt: skip
+    if "compiled" not in skip:
+        print("\n== 6. compiled hot path: Cython trial (benchmarks/bench_cython.py)")
+        if args.tiny:
+            print("(tiny mode: the compile takes minutes, skipped)")
+        elif importlib.util.find_spec("Cython") is None:
+            print("(Cython is not installed: `.venv/bin/pip install cython`, then rerun; skipped)")
+        else:
+            import bench_cython
+
+            bench_cython.main(["--trials", "typed"])  # prints its figures (no JSON of them)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     return 0
