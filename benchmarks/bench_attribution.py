@@ -27,16 +27,10 @@ from tui.attribution import Attributor
 from tui.engine import Engine
 from tui.snapshot import IN
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth import ip_checksum
+
 LOOP = bytes([127, 0, 0, 1])
-
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def _frame(proto: int, sport: int, dport: int, payload: bytes) -> bytes:
@@ -45,7 +39,7 @@ def _frame(proto: int, sport: int, dport: int, payload: bytes) -> bytes:
     else:
         l4 = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0x4000, 64, proto, 0, LOOP, LOOP)
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
     return b"\0" * 12 + b"\x08\x00" + ip + l4
 
 

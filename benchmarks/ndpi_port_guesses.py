@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ndpi_heldout import use_case  # noqa: E402
+from synth import ip_checksum  # noqa: E402
 
 from tui.classify import load_classifier  # noqa: E402
 
@@ -37,18 +38,9 @@ _LINE = re.compile(
 )
 
 
-def _checksum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
 def _frame(src: bytes, dst: bytes, proto: int, l4: bytes) -> bytes:
     h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0x4000, 64, proto, 0, src, dst)
-    h = h[:10] + struct.pack("!H", _checksum(h)) + h[12:]
+    h = h[:10] + struct.pack("!H", ip_checksum(h)) + h[12:]
     return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + h + l4
 
 

@@ -35,6 +35,16 @@ def ether(src_mac: bytes, dst_mac: bytes, ethertype: int) -> bytes:
     return dst_mac + src_mac + ethertype.to_bytes(2, "big")
 
 
+def ip_checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of ``data``, for headers that tools check."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
 def ipv4(src: bytes, dst: bytes, proto: int, payload: bytes) -> bytes:
     return _IP4.pack(0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0, src, dst) + payload
 
