@@ -31,7 +31,7 @@ FLOW_KEYS = (
     "proto", "src", "sport", "dst", "dport", "app", "use_case", "reason", "name", "packets", "bytes",
     "first_seen", "last_seen", "pid", "process", "user", "container",
 )  # fmt: skip
-JSON_CHUNK = 20_000  # flows per encode call: C speed, and the text of a huge table never whole in memory
+JSON_CHUNK = 20_000  # flows per write (a sorted table's flow texts are all made first: see write_report_json)
 
 
 class Report:
@@ -312,9 +312,10 @@ def _json_column(col: list) -> tuple[str | None, Any, dict | None]:
         return None, map(_json_value, col), None
     # Exact types from here: int, str or None (the keys of a table cannot collide: 1 == True == 1.0).
     text = int.__repr__ if int in types else _esc
-    if _NONE not in types and len(set(col[: 4 * _FEW])) >= _FEW:  # many values: each its own text
+    many = len(set(col[: 4 * _FEW])) >= _FEW
+    if many and _NONE not in types:  # many values: each its own text
         return None, map(text, col), None
-    if int in types and len(set(col[: 4 * _FEW])) >= _FEW:  # str(int) is int.__repr__; str("null") itself
+    if many and int in types:  # str(int) is int.__repr__; str("null") itself
         return None, map(str, map({None: "null"}.get, col, col)), None
     distinct = dict.fromkeys(col)  # in the column's order: kind to the caches
     table = {None: "null"}
