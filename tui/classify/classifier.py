@@ -368,26 +368,12 @@ class Classifier(
             if len(pl) <= 5 or pl[5] != 1 or pl[1] != 3 or pl[2] > 4:
                 return False
             rlen = (pl[3] << 8) | pl[4]
-            hlen = (pl[6] << 16) | (pl[7] << 8) | pl[8]
-            if not (42 <= rlen <= len(pl) - 5 and 4 + hlen <= rlen):
+            if not (4 <= rlen <= len(pl) - 5 and 4 + ((pl[6] << 16) | (pl[7] << 8) | pl[8]) <= rlen):
                 return False
-            # wire._hello_extensions(pl, 5, 5 + rlen) inlined (its first checks are the ones above,
-            # and its end is the message's, inside the record): where the extensions lie
-            end = 9 + hlen
-            p = 43  # after the type, length, version and random
-            if p >= end:
+            where = wire._hello_extensions(pl, 5, 5 + rlen)  # found once, for the SNI and the ALPN
+            if where is None:
                 return False
-            p += 1 + pl[p]  # session id
-            if p + 2 > end:
-                return False
-            p += 2 + ((pl[p] << 8) | pl[p + 1])  # cipher suites
-            if p + 1 > end:
-                return False
-            p += 1 + pl[p]  # compression methods
-            if p + 2 > end:  # no extensions: no SNI
-                return False
-            ext = p + 2
-            ext_end = min(end, ext + ((pl[p] << 8) | pl[p + 1]))
+            ext, ext_end = where
             snis = self._snis
             if len(snis) >= SNI_NAMES:
                 snis.clear()
