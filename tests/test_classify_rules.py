@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -64,6 +65,55 @@ def test_user_rules_override_and_add(tmp_path):
     c = load_classifier(str(f), use_default_user=False)
     f5 = only_flow(run([*handshake(dport=40443), tcp(client_hello("www.example.org"), dport=40443)], c))
     assert (f5.app, f5.use_case, f5.reason) == ("TLS", "messaging", "tls sni")
+
+
+def test_no_name_pattern_has_two_use_cases_in_the_builtin_rules():
+    """A pattern in two [[names]] rules of different use cases: the later one silently wins."""
+    claims: dict[str, set[str]] = {}
+    for entry in tomllib.loads(BUILTIN.read_text())["names"]:
+        for pat in entry["patterns"]:
+            claims.setdefault(pat.lower(), set()).add(entry["use_case"])
+    assert len(claims) > 500
+    assert {p: u for p, u in claims.items() if len(u) > 1} == {}
+
+
+# Services' own domains from the audit against a recent nDPI's host list (issue 12), one or
+# more per use case and per pattern kind (suffix, exact, first label, glob), and names the
+# audit left to web on purpose (generic CDNs, analytics, nDPI's categories we think wrong).
+@pytest.mark.parametrize(
+    ("sni", "use_case", "pattern"),
+    [
+        ("www.espn.com", "streaming", "*.espn.com"),
+        ("stream.revma.ihrhls.com", "streaming", "*.ihrhls.com"),
+        ("video-edge-c2a1.abc.live-video.net", "streaming", "*.live-video.net"),
+        ("1s3.lvlt.dash.us.aiv-cdn.net.c.footprint.net", "streaming", "*.aiv-cdn.net.c.footprint.net"),
+        ("iptv.sky.de", "streaming", "iptv.sky.*"),
+        ("irc.libera.chat", "messaging", "irc.*"),
+        ("dl-media.viber.com", "messaging", "*.viber.com"),
+        ("chat-e2ee-mini.facebook.com", "messaging", "chat-e2ee-mini.facebook.com"),
+        ("global.gotowebinar.com", "voice", "*.gotowebinar.com"),
+        ("publist.mumble.info", "voice", "publist.mumble.info"),
+        ("services.gfe.nvidia.com", "gaming", "*.gfe.nvidia.com"),
+        ("blzddist1-a.akamaihd.net", "gaming", "blzddist1-a.akamaihd.net"),
+        ("www.dota2.com", "gaming", "*.dota2.com"),
+        ("gmail.com", "mail", "*.gmail.com"),
+        ("mail-api.proton.me", "mail", "mail-api.proton.me"),
+        ("tracker.openbittorrent.com", "file_transfer", "*.openbittorrent.com"),
+        ("discovery-v4.syncthing.net", "file_transfer", "discovery*.syncthing.net"),
+        ("www.nvidia.com", "web", None),
+        ("dtrace.nvidia.com", "web", None),
+        ("cdnjs.cloudflare.com", "web", None),
+        ("spotify.demdex.net", "web", None),
+        ("ircam.fr", "web", None),
+    ],
+)
+def test_audited_service_names_classify_tls_end_to_end(sni, use_case, pattern):
+    c = load_classifier(None, use_default_user=False)
+    f = only_flow(run([*handshake(), tcp(client_hello(sni), dport=443)], c))
+    assert f.use_case == use_case
+    assert f.name == sni
+    if pattern is not None:
+        assert f.reason == f"tls sni {pattern}"
 
 
 @pytest.mark.parametrize(
