@@ -185,7 +185,7 @@ FLOOR_REQUEST = bfcp(1, bfcp_attr(2, b"\x00\x01"), txn=10)
 def test_bfcp_over_udp_both_ways():
     pkts = [udp(HELLO, dport=FREE), udp(HELLO_ACK, dport=FREE, reply=True)]
     f = only_flow(run(pkts))
-    assert (f.app, f.use_case, f.reason) == ("BFCP", "voice", "bfcp: floor control messages both ways")
+    assert (f.app, f.use_case, f.reason) == ("BFCP", "streaming", "bfcp: floor control messages both ways")
 
 
 def test_bfcp_over_tcp_version_1_and_two_messages_in_a_segment():
