@@ -8,6 +8,7 @@ near-misses.  Also the ports, names and ALPN IDs the audit added.
 from __future__ import annotations
 
 import os
+import random
 import struct
 
 from classify_helpers import CLIENT, Ether, client_hello, handshake, only_flow, run, tcp, udp
@@ -230,6 +231,16 @@ def test_gnutella_ping_pong_and_query_over_udp():
     for pl in (gnutella(0x00, b""), gnutella(0x01, pong), gnutella(0x80, b"\x00\x00ubuntu iso\x00")):
         f = only_flow(run([udp(pl, dport=FREE)]))
         assert (f.app, f.use_case, f.reason) == ("Gnutella", "file_transfer", "gnutella: gnutella message")
+
+
+def test_gnutella_whatever_the_guid_begins_with():
+    """The GUID is random: its first byte may look like RTP (0x80-0xBF) or QUIC (0xC0-0xFF)."""
+    rng = random.Random(12)
+    for _ in range(200):
+        first = rng.randrange(0x80, 0x100)
+        pl = bytes((first,)) + rng.randbytes(7) + gnutella(0x00, b"")[8:]
+        f = only_flow(run([udp(pl, dport=FREE)]))
+        assert (f.app, f.use_case) == ("Gnutella", "file_transfer"), pl[:8].hex()
 
 
 def test_gnutella_near_misses():

@@ -554,6 +554,8 @@ class Classifier(
             return
         if len(pl) >= 11 and pl[2] == 2 and self._skype(flow, st, pl):  # specs.py: its obfuscation layer
             return
+        if len(pl) >= 23 and pl[16] in filexfer.GNUTELLA_TYPES and self._gnutella(flow, st, pl):
+            return  # specs.py: Gnutella's GUID comes first, no first-byte gate
         b0 = pl[0]
         if b0 & 0x80:
             if b0 & 0x40:
@@ -578,8 +580,6 @@ class Classifier(
             self._gquic(flow, st, pl)
         elif b0 in UDP_DETECTED:
             self._udp_detectors(flow, st, pl, b0, from_src)
-        if len(pl) >= 23 and pl[16] in filexfer.GNUTELLA_TYPES and st.sig is None and st.carrier is None:
-            self._gnutella(flow, st, pl)  # specs.py: Gnutella's GUID comes first, no first-byte gate
 
     # ------------------------------------------------------------------ payload rules
     # ------------------------------------------------------------------ verdicts

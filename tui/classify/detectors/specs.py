@@ -145,10 +145,13 @@ class SpecHandling:
         elif use in (None, "voice"):
             self._udp_voice(flow, st, pl, b0, from_src)
 
-    def _gnutella(self, flow, st: FlowState, pl: bytes) -> None:
-        """A datagram that one Gnutella message fills (its GUID first: no first-byte gate)."""
+    def _gnutella(self, flow, st: FlowState, pl: bytes) -> bool:
+        """A datagram that one Gnutella message fills (its GUID first, so any first byte: the
+        check comes before the RTP and QUIC ones, which a random GUID's first byte can look like)."""
         if _port_use(st) in (None, "file_transfer") and filexfer.gnutella_message(pl):
             self._signature(flow, st, "gnutella", "gnutella message")
+            return True
+        return False
 
     def _flute(self, flow, st: FlowState, h: tuple, from_src: bool) -> None:
         """An ALC/LCT packet: FLUTE at its FDT Instance, or at the sender's next packet of the same session."""
