@@ -217,3 +217,38 @@ def test_rdp_udp_near_misses():
     assert not remote.rdpudp_syn(rdp_syn(down=1400))
     # a Source engine query is still one
     assert only_flow(run([udp(b"\xff\xff\xff\xffTSource Engine Query\x00", dport=27015)])).use_case == "gaming"
+
+
+# ---------------------------------------------------------------- Ceph (messenger banners)
+def test_ceph_banners_from_either_end_on_any_port():
+    v2 = b"ceph v2\n" + struct.pack("<HQQ", 16, 0x3F, 0)
+    for pl, reply, port in ((v2, True, 6800), (v2, False, 3300), (b"ceph v027" + os.urandom(136), False, FREE)):
+        f = only_flow(run([*handshake(dport=port), tcp(pl, dport=port, reply=reply)]))
+        assert (f.app, f.use_case, f.reason) == ("Ceph", "file_transfer", "ceph: ceph messenger banner"), port
+
+
+def test_ceph_near_misses():
+    assert filexfer.ceph_banner(b"ceph v2\n" + struct.pack("<HQQ", 16, 0x3F, 0))
+    assert not filexfer.ceph_banner(b"ceph v2\n" + struct.pack("<H", 8) + bytes(16))  # shorter than the features
+    assert not filexfer.ceph_banner(b"ceph v2\n" + struct.pack("<H", 16) + bytes(8))  # cut before them
+    assert not filexfer.ceph_banner(b"ceph v3\n" + struct.pack("<HQQ", 16, 0x3F, 0))
+    assert not filexfer.ceph_banner(b"ceph v02")
+    f = only_flow(run([*handshake(dport=FREE), tcp(b"ceph rules\r\n", dport=FREE)]))
+    assert f.app != "Ceph"
+
+
+# ---------------------------------------------------------------- VMware authd's greeting
+AUTHD = b"220 VMware Authentication Daemon Version 1.10: SSL Required, ServerDaemonProtocol:SOAP\r\n"
+
+
+def test_vmware_authd_is_remote_access_not_smtp():
+    for port in (902, FREE):
+        f = only_flow(run([*handshake(dport=port), tcp(AUTHD, dport=port, reply=True)]))
+        assert (f.app, f.use_case, f.reason) == ("VMware", "remote_access", "vmware: vmware authd banner"), port
+    # a mail server's greeting stays SMTP, and one that only mentions VMware later too
+    for banner in (
+        b"220 mx.example.org ESMTP Postfix\r\n",
+        b"220 mx.example.org ESMTP (VMware Authentication Daemon)\r\n",
+    ):
+        f = only_flow(run([*handshake(dport=25), tcp(banner, dport=25, reply=True)]))
+        assert (f.app, f.use_case) == ("SMTP", "mail")

@@ -1,5 +1,6 @@
 """File transfer: BitTorrent's uTP (BEP 29), TFTP (RFC 1350), the BitTorrent HTTP tracker (BEP 3),
-eDonkey, NFS and AFP openings, FLUTE's ALC/LCT packets (RFC 6726, 5775, 5651), UFTP 5, Lustre."""
+eDonkey, NFS and AFP openings, FLUTE's ALC/LCT packets (RFC 6726, 5775, 5651), UFTP 5, Lustre, Ceph's
+messenger banners."""
 
 from __future__ import annotations
 
@@ -258,3 +259,22 @@ LNET_ACCEPTOR = b"\x00\x71\xce\xac\x01\x00\x00\x00"  # magic and version 1, litt
 def lustre_connreq(pl: bytes, target: bytes) -> bool:
     """An LNet acceptor connection request to ``target`` (the receiver's IPv4 address)."""
     return len(pl) >= 16 and len(target) == 4 and pl.startswith(LNET_ACCEPTOR) and pl[8:12] == target[::-1]
+
+
+# Ceph's messenger (Ceph documentation, "Messenger v2 protocol", docs.ceph.com/en/latest/dev/msgr2):
+# both ends of a connection to a monitor or an OSD open with a banner, "ceph v2\n", a
+# little-endian 16-bit length of what follows (16: the supported and required feature bits);
+# the legacy messenger's banner is "ceph v027" (CEPH_BANNER in msgr.h), then entity addresses.
+CEPH_V2 = b"ceph v2\n"
+CEPH_V1 = b"ceph v027"
+
+
+def ceph_banner(pl: bytes) -> bool:
+    """A Ceph messenger banner: v2 with its payload length (at least the two feature words) inside
+    the segment, or the legacy v1 banner."""
+    if pl.startswith(CEPH_V2):
+        if len(pl) < 10:
+            return False
+        length = pl[8] | pl[9] << 8
+        return 16 <= length <= 1024 and len(pl) >= 10 + 16
+    return pl.startswith(CEPH_V1)

@@ -34,9 +34,10 @@ _ZOOM_USES = (None, "streaming", "voice")
 _MUMBLE_SIZES = (voice.MUMBLE_PING, voice.MUMBLE_PONG)
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
 # first bytes _msgfile_tcp acts on: Telnet's IAC, TPKT's version 3, eDonkey's protocol bytes, an
-# RPC record mark's last-fragment bit, DSI's flags, IRC's first letters
+# RPC record mark's last-fragment bit, DSI's flags (and LNet's little-endian magic), IRC's first
+# letters, Ceph's banner "c"
 _MSGFILE_TCP_FIRST = frozenset(
-    (remote.IAC, remote.TPKT_VERSION, *filexfer.EDONKEY_PROTOCOLS, 0x80, 0x00, 0x01, *messaging.IRC_FIRST)
+    (remote.IAC, remote.TPKT_VERSION, *filexfer.EDONKEY_PROTOCOLS, 0x80, 0x00, 0x01, *messaging.IRC_FIRST, 0x63)
 )
 
 
@@ -106,6 +107,9 @@ class SpecHandling:
                 self._signature(flow, st, "afp", "dsi opensession/getstatus")
             elif b0 == 0 and filexfer.lustre_connreq(pl, flow.dst if from_src else flow.src):
                 self._signature(flow, st, "lustre", "lnet acceptor connection request")
+        elif b0 == 0x63:
+            if filexfer.ceph_banner(pl):
+                self._signature(flow, st, "ceph", "ceph messenger banner")
         elif _port_use(st) in (None, "messaging") and messaging.irc_line(pl):
             # a text line: a well-known port's own protocol (FTP's USER, SMTP's NOTICE) wins
             self._signature(flow, st, "irc", "irc message")
