@@ -30,6 +30,8 @@ _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DAT
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
 THREEMA_HELLO = messaging.THREEMA_CLIENT_HELLO
 RDPUDP_SYN = remote.RDPUDP_SYN_SIZE
+# module constants read as globals (no attribute lookup on the hot path)
+ZOOM_SFU, ZOOM_P2P_FIRST, UFTP_VERSION = streaming.ZOOM_SFU, streaming.ZOOM_P2P_FIRST, filexfer.UFTP_VERSION
 _ZOOM_USES = (None, "streaming", "voice")
 _MUMBLE_SIZES = (voice.MUMBLE_PING, voice.MUMBLE_PONG)
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
@@ -70,7 +72,7 @@ class SpecHandling:
             self._signature(flow, st, "whatsapp", "whatsapp prologue")
         elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
             self._signature(flow, st, "telegram", "mtproto transport")
-        elif len(pl) == THREEMA_HELLO and from_src and st.payloads == 0 and flow.dport in messaging.THREEMA_PORTS:
+        elif st.payloads == 0 and len(pl) == THREEMA_HELLO and from_src and flow.dport in messaging.THREEMA_PORTS:
             _seen(st)["threema"] = 1
             st.pending = True
         elif b0 < 2 and pl.startswith(_STUN_COOKIE, 4) and voice.stun_message(pl, stream=True):
@@ -105,7 +107,7 @@ class SpecHandling:
         elif b0 < 2:
             if filexfer.dsi_opening(pl):
                 self._signature(flow, st, "afp", "dsi opensession/getstatus")
-            elif b0 == 0 and filexfer.lustre_connreq(pl, flow.dst if from_src else flow.src):
+            elif from_src and st.payloads == 0 and b0 == 0 and filexfer.lustre_connreq(pl, flow.dst):
                 self._signature(flow, st, "lustre", "lnet acceptor connection request")
         elif b0 == 0x63:
             if filexfer.ceph_banner(pl):
@@ -121,7 +123,7 @@ class SpecHandling:
         use = _port_use(st)
         if b0 == 0 and len(pl) in _MUMBLE_SIZES and use in (None, "voice") and self._mumble(flow, st, pl, from_src):
             return
-        if b0 == streaming.ZOOM_SFU and use in _ZOOM_USES and streaming.zoom_sfu(pl):
+        if b0 == ZOOM_SFU and use in _ZOOM_USES and streaming.zoom_sfu(pl):
             self._signature(flow, st, "zoom", "zoom sfu media")
             return
         if b0 in _GAMING_UDP and use in (None, "gaming") and self._gaming_udp(flow, st, pl, b0, from_src):
@@ -151,7 +153,7 @@ class SpecHandling:
                     _seen(st)["tftp"] = t
                     st.pending = True
                 return
-        if b0 == filexfer.UFTP_VERSION and use in (None, "file_transfer") and filexfer.uftp_message(pl):
+        if b0 == UFTP_VERSION and use in (None, "file_transfer") and filexfer.uftp_message(pl):
             self._signature(flow, st, "uftp", "uftp 5 message")
             return
         if b0 in filexfer.LCT_FIRST and use in (None, "file_transfer"):
@@ -159,7 +161,7 @@ class SpecHandling:
             if h is not None:
                 self._flute(flow, st, h, from_src)
                 return
-        if b0 in streaming.ZOOM_P2P_FIRST and use in _ZOOM_USES and self._zoom_p2p(flow, st, pl, b0, from_src):
+        if b0 in ZOOM_P2P_FIRST and use in _ZOOM_USES and self._zoom_p2p(flow, st, pl, b0, from_src):
             return
         if b0 == 0xFF and len(pl) == RDPUDP_SYN and use in (None, "remote_access") and remote.rdpudp_syn(pl):
             self._signature(flow, st, "rdp", "rdp-udp syn")
