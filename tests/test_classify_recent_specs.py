@@ -252,3 +252,36 @@ def test_vmware_authd_is_remote_access_not_smtp():
     ):
         f = only_flow(run([*handshake(dport=25), tcp(banner, dport=25, reply=True)]))
         assert (f.app, f.use_case) == ("SMTP", "mail")
+
+
+# ---------------------------------------------------------------- XDMCP (X Consortium XDMCP 1.1)
+def xdmcp(opcode: int, data: bytes, version: int = 1, length: int | None = None) -> bytes:
+    """Header: CARD16 version, CARD16 opcode, CARD16 length of the data that follows."""
+    return struct.pack("!HHH", version, opcode, len(data) if length is None else length) + data
+
+
+def auth_names(*names: bytes) -> bytes:
+    """ARRAYofARRAY8: CARD8 count, then each ARRAY8 (CARD16 length, bytes)."""
+    return bytes((len(names),)) + b"".join(struct.pack("!H", len(n)) + n for n in names)
+
+
+def test_xdmcp_query_and_answers():
+    query = xdmcp(2, auth_names())
+    willing = xdmcp(5, struct.pack("!H", 0) + struct.pack("!H", 8) + b"host.lan" + struct.pack("!H", 4) + b"Load")
+    for port in (177, FREE):
+        f = only_flow(run([udp(query, dport=port), udp(willing, dport=port, reply=True)]))
+        assert (f.app, f.use_case, f.reason) == ("XDMCP", "remote_access", "xdmcp: xdmcp packet"), port
+    f = only_flow(run([udp(xdmcp(1, auth_names(b"MIT-MAGIC-COOKIE-1")), dport=FREE)]))  # BroadcastQuery
+    assert f.reason == "xdmcp: xdmcp packet"
+
+
+def test_xdmcp_near_misses():
+    assert remote.xdmcp_packet(xdmcp(3, auth_names(b"XDM-AUTHORIZATION-1", b"MIT-MAGIC-COOKIE-1")))
+    assert not remote.xdmcp_packet(xdmcp(2, auth_names(), version=2))
+    assert not remote.xdmcp_packet(xdmcp(15, auth_names()))  # no opcode 15
+    assert not remote.xdmcp_packet(xdmcp(2, auth_names(), length=2))  # the length is not the rest
+    assert not remote.xdmcp_packet(xdmcp(2, auth_names(b"MIT")) + b"\x00")
+    assert not remote.xdmcp_packet(xdmcp(2, b"\x02\x00\x03MIT"))  # two names announced, one there
+    # a TFTP read request (opcode 1 too) stays TFTP
+    f = only_flow(run([udp(b"\x00\x01pxelinux.0\x00octet\x00", dport=69)]))
+    assert f.app == "TFTP"

@@ -72,23 +72,32 @@ class SpecHandling:
             self._signature(flow, st, "whatsapp", "whatsapp prologue")
         elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
             self._signature(flow, st, "telegram", "mtproto transport")
-        elif st.payloads == 0 and len(pl) == THREEMA_HELLO and from_src and flow.dport in messaging.THREEMA_PORTS:
-            _seen(st)["threema"] = 1
-            st.pending = True
         elif b0 < 2 and pl.startswith(_STUN_COOKIE, 4) and voice.stun_message(pl, stream=True):
             self._signature(flow, st, "stun", "stun over tcp")
         elif pl.startswith(_STUN_COOKIE, 6) and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
             self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
         elif (b0 in gaming.BNET_CLASSES or b0 == 1) and self._battle_net(flow, st, pl, b0, from_src):
             return
-        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
-            self._signature(flow, st, "minecraft", "minecraft handshake")
+        elif st.payloads == 0 and self._tcp_opening(flow, st, pl, b0, from_src):
+            pass
         elif b0 == 0x24 and streaming.rtsp_interleaved(pl):
             self._signature(flow, st, "rtsp", "rtsp interleaved rtp")
         elif b0 == 0x20 and st.payloads < 4 and _port_use(st) in (None, "voice") and self._bfcp(flow, st, pl, from_src):
             return
         elif b0 in _MSGFILE_TCP_FIRST and st.payloads < 2:
             self._msgfile_tcp(flow, st, pl, b0, from_src)
+
+    def _tcp_opening(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
+        """A connection's first payload: the Minecraft handshake, Threema's client-hello (then the
+        server's answer decides, see _tcp_detectors).  True when it was one."""
+        if b0 >= 7 and gaming.minecraft_handshake(pl):  # b0: the packet's length
+            self._signature(flow, st, "minecraft", "minecraft handshake")
+            return True
+        if len(pl) == THREEMA_HELLO and from_src and flow.dport in messaging.THREEMA_PORTS:
+            _seen(st)["threema"] = 1
+            st.pending = True
+            return True
+        return False
 
     def _msgfile_tcp(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Messaging, file transfer and remote access openings (issue 12), by their first byte."""
@@ -139,19 +148,23 @@ class SpecHandling:
                     _seen(st)["utp"] = u
                     st.pending = True
                 return
-        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
-            if filexfer.tftp_request(pl):
-                self._signature(flow, st, "tftp", "tftp request")
-                return
-            t = filexfer.tftp_transfer(pl)
-            if t is not None:
-                first = st.seen.get("tftp") if st.seen else None
-                if first is not None and filexfer.tftp_answers(first, t):
-                    st.pending = False
-                    self._signature(flow, st, "tftp", "tftp data")
-                elif first is None:
-                    _seen(st)["tftp"] = t
-                    st.pending = True
+        if b0 == 0 and pl[1:2] in _TFTP_OPCODES:
+            if use in (None, "file_transfer"):
+                if filexfer.tftp_request(pl):
+                    self._signature(flow, st, "tftp", "tftp request")
+                    return
+                t = filexfer.tftp_transfer(pl)
+                if t is not None:
+                    first = st.seen.get("tftp") if st.seen else None
+                    if first is not None and filexfer.tftp_answers(first, t):
+                        st.pending = False
+                        self._signature(flow, st, "tftp", "tftp data")
+                    elif first is None:
+                        _seen(st)["tftp"] = t
+                        st.pending = True
+                    return
+            if pl[1] == 1 and use in (None, "remote_access") and remote.xdmcp_packet(pl):  # version 1
+                self._signature(flow, st, "xdmcp", "xdmcp packet")
                 return
         if b0 == UFTP_VERSION and use in (None, "file_transfer") and filexfer.uftp_message(pl):
             self._signature(flow, st, "uftp", "uftp 5 message")
