@@ -333,8 +333,9 @@ def issue12_packets() -> list:
 def recent_packets() -> list:
     """Flows of the detectors for recent nDPI's dissectors (issue 12), from the unit tests' builders,
     those nDPI 4.2 has a dissector or a port for: Zoom's SFU media on its port, RDP's UDP SYN,
-    VMware authd's greeting.  (Mumble's ping, Threema, UFTP 5, Lustre and Ceph came after 4.2.)
-    nDPI 4.2 calls the Zoom and authd flows Unknown (no row) and the RDP SYN RDP by its port."""
+    VMware authd's greeting, an XDMCP Query answered by Unwilling.  (Mumble's ping, Threema, UFTP 5,
+    Lustre and Ceph came after 4.2.)  nDPI 4.2 calls the Zoom and authd flows Unknown (no row) and
+    the RDP SYN RDP by its port."""
     import test_classify_recent_specs as r
 
     pk: list = []
@@ -345,6 +346,7 @@ def recent_packets() -> list:
     pk += _dgrams(40260, 8801, sfu)
     pk += _dgrams(40262, 3389, [(True, r.rdp_syn(flags=0x0001 | 0x0800))])
     pk += _conv(40264, 902, [(False, r.AUTHD)])
+    pk += _dgrams(40266, 177, [(True, r.xdmcp(2, r.auth_names())), (False, r.xdmcp(6, b"\x00\x04host\x00\x02no"))])
     return pk
 
 
