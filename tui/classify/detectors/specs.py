@@ -72,32 +72,23 @@ class SpecHandling:
             self._signature(flow, st, "whatsapp", "whatsapp prologue")
         elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
             self._signature(flow, st, "telegram", "mtproto transport")
+        elif st.payloads == 0 and len(pl) == THREEMA_HELLO and from_src and flow.dport in messaging.THREEMA_PORTS:
+            _seen(st)["threema"] = 1  # client-hello: the server's answer decides (above)
+            st.pending = True
         elif b0 < 2 and pl.startswith(_STUN_COOKIE, 4) and voice.stun_message(pl, stream=True):
             self._signature(flow, st, "stun", "stun over tcp")
         elif pl.startswith(_STUN_COOKIE, 6) and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
             self._signature(flow, st, "stun", "stun over tcp, rfc 4571 framing")
         elif (b0 in gaming.BNET_CLASSES or b0 == 1) and self._battle_net(flow, st, pl, b0, from_src):
             return
-        elif st.payloads == 0 and self._tcp_opening(flow, st, pl, b0, from_src):
-            pass
+        elif b0 >= 7 and st.payloads == 0 and gaming.minecraft_handshake(pl):  # b0: the packet's length
+            self._signature(flow, st, "minecraft", "minecraft handshake")
         elif b0 == 0x24 and streaming.rtsp_interleaved(pl):
             self._signature(flow, st, "rtsp", "rtsp interleaved rtp")
         elif b0 == 0x20 and st.payloads < 4 and _port_use(st) in (None, "voice") and self._bfcp(flow, st, pl, from_src):
             return
         elif b0 in _MSGFILE_TCP_FIRST and st.payloads < 2:
             self._msgfile_tcp(flow, st, pl, b0, from_src)
-
-    def _tcp_opening(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
-        """A connection's first payload: the Minecraft handshake, Threema's client-hello (then the
-        server's answer decides, see _tcp_detectors).  True when it was one."""
-        if b0 >= 7 and gaming.minecraft_handshake(pl):  # b0: the packet's length
-            self._signature(flow, st, "minecraft", "minecraft handshake")
-            return True
-        if len(pl) == THREEMA_HELLO and from_src and flow.dport in messaging.THREEMA_PORTS:
-            _seen(st)["threema"] = 1
-            st.pending = True
-            return True
-        return False
 
     def _msgfile_tcp(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Messaging, file transfer and remote access openings (issue 12), by their first byte."""
