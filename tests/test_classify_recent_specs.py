@@ -285,3 +285,18 @@ def test_xdmcp_near_misses():
     # a TFTP read request (opcode 1 too) stays TFTP
     f = only_flow(run([udp(b"\x00\x01pxelinux.0\x00octet\x00", dport=69)]))
     assert f.app == "TFTP"
+
+
+# ---------------------------------------------------------------- random bytes behind the new gates
+def test_random_datagrams_behind_the_new_first_bytes_are_not_matched():
+    """Datagrams that open with the first bytes the new UDP detectors act on (Zoom's 5, 15, 16, 30;
+    UFTP's 0x50; Mumble's and XDMCP's 0; RDP-UDP's 0xFF at 1232 bytes): their structure turns away
+    random bytes, two packets of a flow included."""
+    hits = 0
+    for b0 in (0x05, 0x0F, 0x10, 0x1E, 0x50, 0x00, 0xFF):
+        for _ in range(60):
+            size = 1232 if b0 == 0xFF else 12 + os.urandom(1)[0] % 200
+            pkts = [udp(bytes((b0,)) + os.urandom(size - 1), dport=FREE, reply=bool(k)) for k in range(2)]
+            f = only_flow(run(pkts))
+            hits += f.app in ("Zoom", "UFTP", "Mumble", "XDMCP", "RDP")
+    assert hits == 0
