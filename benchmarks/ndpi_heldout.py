@@ -229,7 +229,7 @@ def spec_packets() -> list:
             (False, b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n"),
         ],
     )
-    pk = _own_servers(pk + issue12_packets())
+    pk = _own_servers(pk + issue12_packets() + recent_packets())
     for i, p in enumerate(pk):
         p.time = 1_700_000_000 + i * 0.01
     return pk
@@ -327,6 +327,26 @@ def issue12_packets() -> list:
     pk += _dgrams(40252, 50001, [(True, t._dtls_hello(b"meet.example.org", [b"webrtc"]))])
     pk += _dgrams(40254, 50003, [(True, t._dtls_hello(b"edge.netflix.com", []))])
     pk += _dgrams(40256, 50005, [(True, t._dtls_hello(None, [])), *[(False, d) for d in t._dtls_server(dtls_der, 3)]])
+    return pk
+
+
+def recent_packets() -> list:
+    """Flows of the detectors for recent nDPI's dissectors (issue 12), from the unit tests' builders,
+    those nDPI 4.2 has a dissector or a port for: Zoom's SFU media on its port, RDP's UDP SYN,
+    VMware authd's greeting, an XDMCP Query answered by Unwilling.  (Mumble's ping, Threema, UFTP 5,
+    Lustre and Ceph came after 4.2.)  nDPI 4.2 calls the Zoom and authd flows Unknown (no row) and
+    the RDP SYN RDP by its port."""
+    import test_classify_recent_specs as r
+
+    pk: list = []
+    sfu = [
+        (i % 2 == 0, r.sfu(r.media(15, r.rtp(seq=1 + i // 2, ssrc=0xA0 + i % 2)), direction=4 * (i % 2)))
+        for i in range(6)
+    ]
+    pk += _dgrams(40260, 8801, sfu)
+    pk += _dgrams(40262, 3389, [(True, r.rdp_syn(flags=0x0001 | 0x0800))])
+    pk += _conv(40264, 902, [(False, r.AUTHD)])
+    pk += _dgrams(40266, 177, [(True, r.xdmcp(2, r.auth_names())), (False, r.xdmcp(6, b"\x00\x04host\x00\x02no"))])
     return pk
 
 

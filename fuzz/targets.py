@@ -143,6 +143,31 @@ def _detector_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         *_gaming_seeds(),
         *_voice_seeds(),
         *_audit_seeds(),
+        *_recent_seeds(),
+    ]
+
+
+def _recent_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
+    """Detectors for recent nDPI's dissectors (issue 12): Zoom SFU media (audio, RTP at byte 19 of
+    the media header), Mumble's ping and pong, Threema's hellos, UFTP 5 ANNOUNCE, LNet's acceptor
+    request (to the fuzz server 198.51.100.20), RDP-UDP's SYN, Ceph's msgr2 banner, VMware authd's
+    greeting, an XDMCP Query."""
+    rtp = struct.pack("!BBHII", 0x80, 112, 1, 160, 0x1234ABCD) + b"\x01" * 40
+    zoom = b"\x05\x00\x01\x00\x00\x00\x00\x00" + b"\x0f" + bytes(18) + rtp
+    pong = b"\x00\x01\x04\x00" + b"\x07" * 8 + struct.pack("!III", 1, 100, 72000)
+    uftp = bytes((0x50, 1)) + bytes(13) + b"\x00" + bytes((1, 3)) + bytes(10)
+    lnet = b"\x00\x71\xce\xac\x01\x00\x00\x00" + bytes((0x14, 0x64, 0x33, 0xC6)) + b"\x00\x00\x02\x00"
+    syn = struct.pack("!IHHIHH", 0xFFFFFFFF, 64, 1, 42, 1232, 1232)
+    return [
+        ("zoom", "UDP", 40000, 40043, [zoom]),
+        ("mumble", "UDP", 40000, 40044, [b"\x00" * 4 + b"\x07" * 8, pong]),
+        ("threema", "TCP", 40000, 5222, [b"\x01" * 48, b"\x02" * 80]),
+        ("uftp", "UDP", 40000, 40045, [uftp]),
+        ("lustre", "TCP", 40000, 988, [lnet]),
+        ("rdp_udp", "UDP", 40000, 40046, [syn + bytes(1232 - len(syn))]),
+        ("ceph", "TCP", 40000, 6800, [b"ceph v2\n" + struct.pack("<HQQ", 16, 0x3F, 0)]),
+        ("xdmcp", "UDP", 40000, 177, [b"\x00\x01\x00\x02\x00\x01\x00"]),
+        ("vmware", "TCP", 40000, 902, [b"220 VMware Authentication Daemon Version 1.10: SSL Required\r\n"]),
     ]
 
 
@@ -326,8 +351,14 @@ def _parsers(pl: bytes, keys_cache: dict) -> None:
         remote.telnet_negotiation, remote.rdp_connection, remote.teamviewer_datagram,
         filexfer.edonkey_hello, filexfer.nfs_call, filexfer.dsi_opening, messaging.irc_line,
         gaming.hazel_hello, gaming.sns_request, gaming.nintendo_pia, gaming.mihoyo_handshake,
+        streaming.zoom_sfu, voice.mumble_ping, filexfer.uftp_message, remote.rdpudp_syn,
     ):  # fmt: skip
         detect(pl)
+    streaming.zoom_media_rtp(pl, 0)
+    voice.mumble_pong(pl, pl[4:12])
+    filexfer.lustre_connreq(pl, pl[8:12])
+    filexfer.ceph_banner(pl)
+    remote.xdmcp_packet(pl)
     voice.stun_message(pl, stream=True)
     filexfer.tracker_request(pl[:300].decode("latin-1"))
     wire.text_name(pl[:300])

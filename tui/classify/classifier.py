@@ -700,6 +700,8 @@ _SIGNATURES = (
     # voice and streaming signalling (issue 12)
     *("teamspeak", "iax", "mgcp", "megaco", "zrtp", "h323", "rtsp", "mms", "spotify", "skype"),
     *("flute", "bfcp", "gnutella"),  # issue 12 audit: FLUTE over ALC/LCT, BFCP, Gnutella over UDP
+    # issue 12: recent nDPI's dissectors in our use cases
+    *("zoom", "mumble", "threema", "uftp", "lustre", "ceph", "vmware", "xdmcp"),
 )
 
 _MEDIA_USES = frozenset(("voice", "streaming"))

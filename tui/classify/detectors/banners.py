@@ -1,4 +1,5 @@
-"""Greetings and first commands of the text protocols: SMTP, POP3, IMAP, FTP (RFC 5321, 1939, 9051, 959)."""
+"""Greetings and first commands of the text protocols: SMTP, POP3, IMAP, FTP (RFC 5321, 1939, 9051, 959),
+and VMware authd's FTP-style greeting."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
 
+# VMware's authentication daemon (ESXi/Workstation remote console and VM access, port 902) greets
+# with an FTP-style "220 VMware Authentication Daemon Version 1.10: ..." (VMware's knowledge base
+# shows it in its "test port 902 with telnet" articles): remote access, not mail
+VMWARE_AUTHD = b"vmware authentication daemon"
 BANNER_FIRST = frozenset(b"2EHeh+*Uu")  # first bytes of what _banner recognises (220, EHLO, +OK, * OK, USER)
 
 
@@ -18,6 +23,9 @@ class BannerHandling:
         head = pl[:4]
         if head in (b"220 ", b"220-"):
             text = pl[:256].lower()
+            if text.startswith(VMWARE_AUTHD, 4):
+                self._signature(flow, st, "vmware", "vmware authd banner")
+                return True
             port_app = st.port[0].app if st.port else None
             if b"ftp" in text or (port_app in ("FTP",) and b"smtp" not in text):
                 self._ftp_start(flow, st, "ftp banner")

@@ -1,5 +1,6 @@
 """File transfer: BitTorrent's uTP (BEP 29), TFTP (RFC 1350), the BitTorrent HTTP tracker (BEP 3),
-eDonkey, NFS and AFP openings, FLUTE's ALC/LCT packets (RFC 6726, 5775, 5651)."""
+eDonkey, NFS and AFP openings, FLUTE's ALC/LCT packets (RFC 6726, 5775, 5651), UFTP 5, Lustre, Ceph's
+messenger banners."""
 
 from __future__ import annotations
 
@@ -222,3 +223,58 @@ def gnutella_message(pl: bytes) -> bool:
         and n >= _GNUTELLA_MIN[kind]
         and any(pl[:16])
     )
+
+
+# ---- issue 12: UFTP and Lustre
+
+# UFTP 5, encrypted multicast file transfer (UFTP's protocol.txt; the Wireshark dissector
+# packet-uftp5.c by UFTP's author): a 16-byte header (version 0x50, function, sequence number,
+# source id, group id, group instance, GRTT, group size, a reserved byte), then the message body,
+# which repeats the function byte and gives its own header length in 32-bit words.
+UFTP_VERSION = 0x50
+UFTP_HEADER = 16
+# ANNOUNCE 1 .. CC_ACK 21; 16 (KEY_REQ) is obsolete and ENCRYPTED (18) hides its body
+UFTP_FUNCTIONS = frozenset(range(1, 22)) - {16, 18}
+
+
+def uftp_message(pl: bytes) -> bool:
+    """A UFTP 5 message: header, reserved byte 0, the body's function byte the header's, the
+    body's header length (at least one word) inside the datagram."""
+    n = len(pl)
+    if n < UFTP_HEADER + 4 or pl[0] != UFTP_VERSION or pl[15]:
+        return False
+    func = pl[1]
+    return func in UFTP_FUNCTIONS and pl[16] == func and pl[17] > 0 and UFTP_HEADER + 4 * pl[17] <= n
+
+
+# Lustre's LNet acceptor (Lustre source, lnet/include/uapi/linux/lnet/lnet-idl.h and
+# lnet/lnet/acceptor.c): a TCP connection to the acceptor (port 988) opens with
+# lnet_acceptor_connreq, the magic LNET_PROTO_ACCEPTOR_MAGIC 0xacce7100, the acceptor version 1
+# and the NID of the node the client wants, in the sender's byte order (little-endian on the
+# x86 and ARM nodes Lustre runs on); on a TCP network the NID's low 32 bits are the target's
+# IPv4 address, so they must be the address the segment is sent to.
+LNET_ACCEPTOR = b"\x00\x71\xce\xac\x01\x00\x00\x00"  # magic and version 1, little-endian
+
+
+def lustre_connreq(pl: bytes, target: bytes) -> bool:
+    """An LNet acceptor connection request to ``target`` (the receiver's IPv4 address)."""
+    return len(pl) >= 16 and len(target) == 4 and pl.startswith(LNET_ACCEPTOR) and pl[8:12] == target[::-1]
+
+
+# Ceph's messenger (Ceph documentation, "Messenger v2 protocol", docs.ceph.com/en/latest/dev/msgr2):
+# both ends of a connection to a monitor or an OSD open with a banner, "ceph v2\n", a
+# little-endian 16-bit length of what follows (16: the supported and required feature bits);
+# the legacy messenger's banner is "ceph v027" (CEPH_BANNER in msgr.h), then entity addresses.
+CEPH_V2 = b"ceph v2\n"
+CEPH_V1 = b"ceph v027"
+
+
+def ceph_banner(pl: bytes) -> bool:
+    """A Ceph messenger banner: v2 with its payload length (at least the two feature words) inside
+    the segment, or the legacy v1 banner."""
+    if pl.startswith(CEPH_V2):
+        if len(pl) < 10:
+            return False
+        length = pl[8] | pl[9] << 8
+        return 16 <= length <= 1024 and len(pl) >= 10 + 16
+    return pl.startswith(CEPH_V1)

@@ -1,4 +1,4 @@
-"""Messaging: WhatsApp's chat connection and Telegram's MTProto transports."""
+"""Messaging: WhatsApp's chat connection, Telegram's MTProto transports, IRC, Threema's handshake."""
 
 from __future__ import annotations
 
@@ -53,3 +53,13 @@ def irc_line(pl: bytes) -> bool:
         p = line.split(b" ", 4)
         return len(p) == 5 and p[4].startswith(b":")
     return True
+
+
+# Threema's chat server protocol (issue 12; Threema's protocol documentation, threema-ch.github.io/
+# threema-protocols, "Chat Server Protocol", handshake): the client opens with client-hello, its
+# temporary public key (32 bytes) and client cookie (16), 48 bytes; the server answers
+# server-hello, its cookie (16) and a box of its temporary key and the client's cookie (32 + 16 +
+# a 16-byte tag), 80 bytes.  Both are random to look at: the exact sizes of the two first payloads,
+# one from each end, on the ports Threema's clients reach its servers on (5222, 443 as fallback).
+THREEMA_CLIENT_HELLO, THREEMA_SERVER_HELLO = 48, 80
+THREEMA_PORTS = frozenset((5222, 443))

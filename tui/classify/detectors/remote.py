@@ -1,5 +1,6 @@
 """Remote access: Telnet option negotiation (RFC 854/855), RDP's connection request (TPKT RFC 1006,
-X.224 RFC 905, MS-RDPBCGR 2.2.1.1/2.2.1.2) and TeamViewer's datagrams."""
+X.224 RFC 905, MS-RDPBCGR 2.2.1.1/2.2.1.2), TeamViewer's datagrams,
+the SYN of RDP over UDP (MS-RDPEUDP), XDMCP (X Consortium XDMCP 1.1)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,49 @@ TEAMVIEWER_MAGIC = (b"\x17\x24", b"\x11\x30")
 
 def teamviewer_datagram(pl: bytes) -> bool:
     return len(pl) > 13 and pl[0] == 0 and pl[11:13] in TEAMVIEWER_MAGIC
+
+
+# RDP's UDP transport (issue 12; [MS-RDPEUDP] 2.2.2.1 RDPUDP_FEC_HEADER, 2.2.2.5
+# RDPUDP_SYNDATA_PAYLOAD, 3.1.5.1.1): the client's SYN datagram has snSourceAck -1, the SYN
+# flag without ACK, an initial sequence number and up- and downstream MTUs of 1132-1232, and
+# is zero-padded to 1232 bytes.
+RDPUDP_SYN_SIZE = 1232
+_RDPUDP_SYN, _RDPUDP_ACK = 0x0001, 0x0004
+_RDPUDP = struct.Struct("!IHHIHH")
+_RDPUDP_MTU = range(1132, 1233)
+
+
+def rdpudp_syn(pl: bytes) -> bool:
+    """The client's SYN of an RDP-UDP connection (MS-RDPEUDP 3.1.5.1.1)."""
+    if len(pl) != RDPUDP_SYN_SIZE:
+        return False
+    ack, _window, flags, _isn, up, down = _RDPUDP.unpack_from(pl, 0)
+    if ack != 0xFFFFFFFF or flags & (_RDPUDP_SYN | _RDPUDP_ACK) != _RDPUDP_SYN:
+        return False
+    return up in _RDPUDP_MTU and down in _RDPUDP_MTU
+
+
+# XDMCP, the X Display Manager Control Protocol (X Consortium, "XDMCP" version 1.1, section 10):
+# every packet opens with CARD16 version (1), CARD16 opcode (BroadcastQuery 1 .. Alive 14) and the
+# CARD16 length of the data that follows, which fills the datagram; the three queries carry only an
+# ARRAYofARRAY8 of authentication names (CARD8 count, then each name's CARD16 length and bytes).
+XDMCP_QUERIES = (1, 2, 3)  # BroadcastQuery, Query, IndirectQuery
+_XDMCP_OPCODES = range(1, 15)
+
+
+def xdmcp_packet(pl: bytes) -> bool:
+    """An XDMCP packet: version 1, a known opcode, the length the rest; a query's names fill it."""
+    n = len(pl)
+    if n < 7 or pl[0] or pl[1] != 1 or pl[2]:
+        return False
+    opcode = pl[3]
+    if opcode not in _XDMCP_OPCODES or _H.unpack_from(pl, 4)[0] != n - 6:
+        return False
+    if opcode not in XDMCP_QUERIES:
+        return True
+    p = 7
+    for _ in range(pl[6]):
+        if p + 2 > n:
+            return False
+        p += 2 + _H.unpack_from(pl, p)[0]
+    return p == n

@@ -15,21 +15,31 @@ if TYPE_CHECKING:
 # first bytes _udp_detectors acts on: uTP types, the 0x00 of TFTP and Discord, 0xFF of Source,
 # 0x47 of MPEG-TS, RakNet's message ids, TURN ChannelData's 0x4X, the games' of _GAMING_UDP
 # (Hazel's Hello and Ack, Steam Networking Sockets' handshake, Nintendo PIA, miHoYo's 0x00),
-# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10, LCT's 0x1X, BFCP's
+# the MGCP verbs' first letters, Megaco's "M" and "!", TeamSpeak 3's "T", ZRTP's 0x10, LCT's 0x1X, BFCP's,
+# Zoom's SFU type 5 and its peer-to-peer media types (UFTP's 0x50, Mumble's 0x00 and RDP-UDP's 0xFF
+# are among them already)
 _GAMING_UDP = frozenset((0x00, 0x08, 0x0A, 0x20, 0x21, 0x22, 0x23, 0x32))
 UDP_DETECTED = frozenset(
     (0x01, 0x11, 0x21, 0x31, 0x41, 0x00, 0xFF, 0x47, *gaming.RAKNET_IDS, *range(0x40, 0x50), *_GAMING_UDP)
     + (0x52, 0x54, 0x10)
     + tuple(filexfer.LCT_FIRST)
     + tuple(voice.BFCP_FIRST)
+    + (streaming.ZOOM_SFU, *streaming.ZOOM_P2P_FIRST)
 )
 _TFTP_OPCODES = frozenset((b"\x01", b"\x02", b"\x03", b"\x04"))  # RRQ, WRQ, DATA, ACK (RFC 1350 5)
 _STUN_COOKIE = b"\x21\x12\xa4\x42"  # RFC 8489 6: at bytes 4-7 of every message
+THREEMA_HELLO = messaging.THREEMA_CLIENT_HELLO
+RDPUDP_SYN = remote.RDPUDP_SYN_SIZE
+# module constants read as globals (no attribute lookup on the hot path)
+ZOOM_SFU, ZOOM_P2P_FIRST, UFTP_VERSION = streaming.ZOOM_SFU, streaming.ZOOM_P2P_FIRST, filexfer.UFTP_VERSION
+_ZOOM_USES = (None, "streaming", "voice")
+_MUMBLE_SIZES = (voice.MUMBLE_PING, voice.MUMBLE_PONG)
 _MTPROTO_PORTS = frozenset((80, 443, 25, 5222))  # where Telegram's clients reach its servers
 # first bytes _msgfile_tcp acts on: Telnet's IAC, TPKT's version 3, eDonkey's protocol bytes, an
-# RPC record mark's last-fragment bit, DSI's flags, IRC's first letters
+# RPC record mark's last-fragment bit, DSI's flags (and LNet's little-endian magic), IRC's first
+# letters, Ceph's banner "c"
 _MSGFILE_TCP_FIRST = frozenset(
-    (remote.IAC, remote.TPKT_VERSION, *filexfer.EDONKEY_PROTOCOLS, 0x80, 0x00, 0x01, *messaging.IRC_FIRST)
+    (remote.IAC, remote.TPKT_VERSION, *filexfer.EDONKEY_PROTOCOLS, 0x80, 0x00, 0x01, *messaging.IRC_FIRST, 0x63)
 )
 
 
@@ -39,12 +49,19 @@ class SpecHandling:
     def _tcp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Detectors written from the protocols' specifications (tui/classify/detectors)."""
         seen = st.seen
-        rtmp = seen.get("rtmp") if seen else None
-        if rtmp:
-            if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
+        if seen:
+            rtmp = seen.get("rtmp")
+            if rtmp:
+                if (rtmp == 1) != from_src and pl[0] in streaming.RTMP_VERSIONS:  # S0+S1 answers C0+C1
+                    st.pending = False
+                    self._signature(flow, st, "rtmp", "rtmp handshake")
+                return
+            if seen.get("threema"):  # client-hello seen: the server's next payload is server-hello
+                seen["threema"] = 0
                 st.pending = False
-                self._signature(flow, st, "rtmp", "rtmp handshake")
-            return
+                if not from_src and len(pl) == messaging.THREEMA_SERVER_HELLO:
+                    self._signature(flow, st, "threema", "threema client-hello and server-hello")
+                return
         if b0 <= 3 and self._tcp_media(flow, st, pl, b0):
             return
         if b0 in streaming.RTMP_VERSIONS and streaming.rtmp_hello(pl):
@@ -55,6 +72,9 @@ class SpecHandling:
             self._signature(flow, st, "whatsapp", "whatsapp prologue")
         elif b0 in (0xEF, 0xEE, 0xDD) and (flow.dport in _MTPROTO_PORTS) and messaging.mtproto(pl):
             self._signature(flow, st, "telegram", "mtproto transport")
+        elif st.payloads == 0 and len(pl) == THREEMA_HELLO and from_src and flow.dport in messaging.THREEMA_PORTS:
+            _seen(st)["threema"] = 1  # client-hello: the server's answer decides (above)
+            st.pending = True
         elif b0 < 2 and pl.startswith(_STUN_COOKIE, 4) and voice.stun_message(pl, stream=True):
             self._signature(flow, st, "stun", "stun over tcp")
         elif pl.startswith(_STUN_COOKIE, 6) and pl[2] < 2 and voice.stun_message(pl[2:], stream=True):
@@ -68,9 +88,9 @@ class SpecHandling:
         elif b0 == 0x20 and st.payloads < 4 and _port_use(st) in (None, "voice") and self._bfcp(flow, st, pl, from_src):
             return
         elif b0 in _MSGFILE_TCP_FIRST and st.payloads < 2:
-            self._msgfile_tcp(flow, st, pl, b0)
+            self._msgfile_tcp(flow, st, pl, b0, from_src)
 
-    def _msgfile_tcp(self, flow, st: FlowState, pl: bytes, b0: int) -> None:
+    def _msgfile_tcp(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
         """Messaging, file transfer and remote access openings (issue 12), by their first byte."""
         if b0 == remote.IAC:
             if remote.telnet_negotiation(pl):
@@ -87,6 +107,11 @@ class SpecHandling:
         elif b0 < 2:
             if filexfer.dsi_opening(pl):
                 self._signature(flow, st, "afp", "dsi opensession/getstatus")
+            elif from_src and st.payloads == 0 and b0 == 0 and filexfer.lustre_connreq(pl, flow.dst):
+                self._signature(flow, st, "lustre", "lnet acceptor connection request")
+        elif b0 == 0x63:
+            if filexfer.ceph_banner(pl):
+                self._signature(flow, st, "ceph", "ceph messenger banner")
         elif _port_use(st) in (None, "messaging") and messaging.irc_line(pl):
             # a text line: a well-known port's own protocol (FTP's USER, SMTP's NOTICE) wins
             self._signature(flow, st, "irc", "irc message")
@@ -96,6 +121,11 @@ class SpecHandling:
         # a well-known port names its service: only detectors of the same use case may
         # overrule it (uTP and TFTP look like many binary headers)
         use = _port_use(st)
+        if b0 == 0 and len(pl) in _MUMBLE_SIZES and use in (None, "voice") and self._mumble(flow, st, pl, from_src):
+            return
+        if b0 == ZOOM_SFU and use in _ZOOM_USES and streaming.zoom_sfu(pl):
+            self._signature(flow, st, "zoom", "zoom sfu media")
+            return
         if b0 in _GAMING_UDP and use in (None, "gaming") and self._gaming_udp(flow, st, pl, b0, from_src):
             return
         if b0 & 0x0F == 1 and b0 <= 0x41 and use in (None, "file_transfer"):
@@ -109,25 +139,37 @@ class SpecHandling:
                     _seen(st)["utp"] = u
                     st.pending = True
                 return
-        if b0 == 0 and pl[1:2] in _TFTP_OPCODES and use in (None, "file_transfer"):
-            if filexfer.tftp_request(pl):
-                self._signature(flow, st, "tftp", "tftp request")
+        if b0 == 0 and pl[1:2] in _TFTP_OPCODES:
+            if use in (None, "file_transfer"):
+                if filexfer.tftp_request(pl):
+                    self._signature(flow, st, "tftp", "tftp request")
+                    return
+                t = filexfer.tftp_transfer(pl)
+                if t is not None:
+                    first = st.seen.get("tftp") if st.seen else None
+                    if first is not None and filexfer.tftp_answers(first, t):
+                        st.pending = False
+                        self._signature(flow, st, "tftp", "tftp data")
+                    elif first is None:
+                        _seen(st)["tftp"] = t
+                        st.pending = True
+                    return
+            if pl[1] == 1 and use in (None, "remote_access") and remote.xdmcp_packet(pl):  # version 1
+                self._signature(flow, st, "xdmcp", "xdmcp packet")
                 return
-            t = filexfer.tftp_transfer(pl)
-            if t is not None:
-                first = st.seen.get("tftp") if st.seen else None
-                if first is not None and filexfer.tftp_answers(first, t):
-                    st.pending = False
-                    self._signature(flow, st, "tftp", "tftp data")
-                elif first is None:
-                    _seen(st)["tftp"] = t
-                    st.pending = True
-                return
+        if b0 == UFTP_VERSION and use in (None, "file_transfer") and filexfer.uftp_message(pl):
+            self._signature(flow, st, "uftp", "uftp 5 message")
+            return
         if b0 in filexfer.LCT_FIRST and use in (None, "file_transfer"):
             h = filexfer.lct_header(pl)
             if h is not None:
                 self._flute(flow, st, h, from_src)
                 return
+        if b0 in ZOOM_P2P_FIRST and use in _ZOOM_USES and self._zoom_p2p(flow, st, pl, b0, from_src):
+            return
+        if b0 == 0xFF and len(pl) == RDPUDP_SYN and use in (None, "remote_access") and remote.rdpudp_syn(pl):
+            self._signature(flow, st, "rdp", "rdp-udp syn")
+            return
         if b0 == 0xFF and use in (None, "gaming") and gaming.connectionless(pl):
             self._both_ways(flow, st, from_src, "source_engine", "connectionless packets both ways")
             return
@@ -144,6 +186,38 @@ class SpecHandling:
             self._signature(flow, st, "stun", "turn channel data")
         elif use in (None, "voice"):
             self._udp_voice(flow, st, pl, b0, from_src)
+
+    def _mumble(self, flow, st: FlowState, pl: bytes, from_src: bool) -> bool:
+        """Mumble's UDP ping from one end answered by the other with the same ident: True when one was."""
+        ident = voice.mumble_ping(pl)
+        if ident is not None:
+            _seen(st)["mumble"] = (from_src, ident)
+            st.pending = True
+            return True
+        got = st.seen.get("mumble") if st.seen else None
+        if got is None or got[0] == from_src or not voice.mumble_pong(pl, got[1]):
+            return False
+        st.pending = False
+        self._signature(flow, st, "mumble", "mumble ping answered")
+        return True
+
+    def _zoom_p2p(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> bool:
+        """Zoom's peer-to-peer media (after the LCT parse, which shares the first byte): when the
+        same sender's next packet continues the RTP stream inside, as for RTP.  True when one was."""
+        if b0 == 0x10 and voice.zrtp_packet(pl):  # ZRTP's version byte: its cookie decides
+            return False
+        h = streaming.zoom_media_rtp(pl, 0)
+        if h is None:
+            return False
+        key = "zoom1" if from_src else "zoom2"
+        prev = st.seen.get(key) if st.seen else None
+        if prev is not None and voice.rtp_follows(prev, h):
+            st.pending = False
+            self._signature(flow, st, "zoom", "zoom p2p media")
+        else:
+            _seen(st)[key] = h
+            st.pending = True
+        return True
 
     def _gnutella(self, flow, st: FlowState, pl: bytes) -> bool:
         """A datagram that one Gnutella message fills (its GUID first, so any first byte: the

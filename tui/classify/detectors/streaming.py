@@ -1,6 +1,9 @@
-"""Streaming: the RTMP handshake (Adobe RTMP specification 5.2), MPEG transport streams (ISO 13818-1)."""
+"""Streaming: the RTMP handshake (Adobe RTMP specification 5.2), MPEG transport streams (ISO 13818-1),
+RTSP interleaving, MMS, Spotify, and Zoom's media encapsulation (Michel et al., IMC 2022)."""
 
 from __future__ import annotations
+
+from tui.classify.detectors import voice
 
 RTMP_VERSIONS = (3, 6)  # 3 plain, 6 encrypted (RTMPE)
 RTMP_C1 = 1536  # bytes of the C1/S1 handshake chunk after the version byte
@@ -60,3 +63,48 @@ def spotify_hello(pl: bytes) -> bool:
         return False
     mlen = int.from_bytes(pl[2:6], "big")
     return 16 <= mlen <= 8192 and (mlen == n or (mlen > n >= 1000)) and pl[7] + 8 <= mlen
+
+
+# ---- Zoom's media encapsulation (issue 12, recent nDPI's Zoom dissector keys on it too): the
+# format as documented by the Wireshark dissector of Michel et al., "Enabling Passive
+# Measurement of Zoom Performance in Production Networks" (IMC 2022), github.com/
+# Princeton-Cabernet/zoom-analysis, wireshark/zoom.lua.  Packets to and from Zoom's servers
+# carry an 8-byte SFU header (type 5, a sequence number, the direction in byte 7: 0 to Zoom,
+# 4 from Zoom), then the media header; peer-to-peer packets start with the media header.  The
+# media header's type says where the RTP (or RTCP) packet it wraps begins.
+ZOOM_SFU = 0x05
+ZOOM_SFU_LEN = 8
+_ZOOM_DIRECTIONS = (0x00, 0x04)
+ZOOM_AUDIO, ZOOM_VIDEO, ZOOM_P2P_SHARE, ZOOM_SHARE = 15, 16, 30, 13
+_ZOOM_RTP_AT = {ZOOM_AUDIO: 19, ZOOM_P2P_SHARE: 20, 1: 26}  # video: 20, or 24 with the frame fields
+_ZOOM_RTCP = (33, 34, 35)  # RTCP at byte 16 of the media header
+ZOOM_P2P_FIRST = frozenset((ZOOM_AUDIO, ZOOM_VIDEO, ZOOM_P2P_SHARE))  # P2P media a flow opens with
+
+
+def zoom_media_rtp(pl: bytes, i: int) -> tuple[int, int, int] | None:
+    """The RTP header (payload type, sequence, SSRC) that the Zoom media header at ``i`` wraps."""
+    n = len(pl)
+    if n < i + 32:
+        return None
+    t = pl[i]
+    if t == ZOOM_VIDEO:
+        at = 24 if pl[i + 20] == 0x02 else 20  # byte 20 is 2 when frame number and count follow
+    elif t == ZOOM_SHARE:
+        if pl[i + 7] != 0x1E:  # only the server's screen-share subtype carries RTP
+            return None
+        at = 27
+    else:
+        at = _ZOOM_RTP_AT.get(t)
+        if at is None:
+            return None
+    return voice.rtp_header(pl[i + at : i + at + 12 + 60])
+
+
+def zoom_sfu(pl: bytes) -> bool:
+    """A Zoom packet to or from its servers: the SFU header, then a media header whose RTP
+    (version 2, a payload type RTP uses) or RTCP packet starts where its type says."""
+    if len(pl) < ZOOM_SFU_LEN + 32 or pl[0] != ZOOM_SFU or pl[7] not in _ZOOM_DIRECTIONS:
+        return False
+    if pl[ZOOM_SFU_LEN] in _ZOOM_RTCP:
+        return voice.rtcp(pl[ZOOM_SFU_LEN + 16 :])
+    return zoom_media_rtp(pl, ZOOM_SFU_LEN) is not None

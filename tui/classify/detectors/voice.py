@@ -270,3 +270,25 @@ def bfcp_message(pl: bytes) -> tuple[int, int] | None:
         first = first or (conf, txn)
         i = end
     return first
+
+
+# Mumble's UDP ping (issue 12; Mumble's protocol documentation, "UDP Ping": mumble-protocol.
+# readthedocs.io and wiki.mumble.info/wiki/Protocol): the client sends 12 bytes, a zero request
+# type and an 8-byte ident; the server answers 24 bytes, its version (0x00 major minor patch,
+# network order), the same ident, then connected users, maximum users and allowed bandwidth.
+MUMBLE_PING, MUMBLE_PONG = 12, 24
+_III = struct.Struct("!III")
+
+
+def mumble_ping(pl: bytes) -> bytes | None:
+    """The ident of a Mumble ping request, else None."""
+    return pl[4:12] if len(pl) == MUMBLE_PING and pl.startswith(b"\x00\x00\x00\x00") else None
+
+
+def mumble_pong(pl: bytes, ident: bytes) -> bool:
+    """Whether ``pl`` is the server's answer to the ping with ``ident``: version 1.x or later
+    (the top byte 0), the ident echoed, no more users than its maximum."""
+    if len(pl) != MUMBLE_PONG or pl[0] or not pl[1] or pl[4:12] != ident:
+        return False
+    users, most, _bandwidth = _III.unpack_from(pl, 12)
+    return users <= most
