@@ -173,6 +173,7 @@ def test_irc_near_misses():
     assert not messaging.irc_line(b":irc.example.net FOO x\r\n")
     assert not messaging.irc_line(b"NICK ")  # no line end
     assert not messaging.irc_line(b": 001 x\r\n")  # an empty prefix
+    assert not messaging.irc_line(b"\r" * 300 + b"\n:x 001 y\r\n")  # a first line of CRs only (fuzz case)
     assert flow_of(b"PUT /x HTTP/1.1\r\nHost: a\r\n\r\n").app != "IRC"
 
 

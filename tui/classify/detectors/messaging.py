@@ -38,7 +38,7 @@ def irc_line(pl: bytes) -> bool:
     if end < 4:
         return False
     line = pl[:end].rstrip(b"\r")
-    if not line.isascii():
+    if len(line) < 4 or not line.isascii():  # a run of CRs strips to nothing
         return False
     parts = line.split(b" ", 3)
     if line[0] == 0x3A:  # ":prefix command ..." from a server
