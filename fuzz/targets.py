@@ -24,7 +24,7 @@ from benchmarks.synth import client_hello
 from tui import linktypes as lt
 from tui.classify import load_classifier, quic, wire
 from tui.classify.classifier import _SIGNATURES
-from tui.classify.detectors import filexfer, gaming, messaging, remote, streaming, voice
+from tui.classify.detectors import alpn, filexfer, gaming, messaging, remote, streaming, tls, voice, x509
 from tui.decode import decode
 from tui.engine import Engine
 
@@ -352,8 +352,20 @@ def _parsers(pl: bytes, keys_cache: dict) -> None:
         filexfer.edonkey_hello, filexfer.nfs_call, filexfer.dsi_opening, messaging.irc_line,
         gaming.hazel_hello, gaming.sns_request, gaming.nintendo_pia, gaming.mihoyo_handshake,
         streaming.zoom_sfu, voice.mumble_ping, filexfer.uftp_message, remote.rdpudp_syn,
+        filexfer.lct_header, filexfer.gnutella_message, gaming.bnet_frames, streaming.rtsp_interleaved,
+        streaming.mms_tcp, streaming.spotify_hello, tls.server_flight, tls.dtls_client_hello,
+        voice.teamspeak3_init, voice.iax2_call_start, voice.mgcp_command, voice.megaco_message,
+        voice.zrtp_packet, voice.tpkt_h323, voice.bfcp_message, x509.cert_names,
     ):  # fmt: skip
         detect(pl)
+    n = len(pl)
+    gaming.hazel_ack(pl, pl[1] if n > 1 else 0)
+    gaming.sns_reply(pl, n, pl[:8])
+    voice.skype_pair(pl[:16], pl)
+    alpn.protocol_list(pl, 0, n)
+    alpn.hello_alpn(pl, 0, n)
+    x509.tlv(pl, 0, n)
+    tls.dtls_server_flight(pl, {}, tls.ServerFlight())
     streaming.zoom_media_rtp(pl, 0)
     voice.mumble_pong(pl, pl[4:12])
     filexfer.lustre_connreq(pl, pl[8:12])
