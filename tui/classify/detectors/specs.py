@@ -209,15 +209,19 @@ class SpecHandling:
         h = streaming.zoom_media_rtp(pl, 0)
         if h is None:
             return False
-        key = "zoom1" if from_src else "zoom2"
+        self._rtp_step(flow, st, h, "zoom1" if from_src else "zoom2", "zoom", "zoom p2p media")
+        return True
+
+    def _rtp_step(self, flow, st: FlowState, h: tuple[int, int, int], key: str, sig: str, detail: str) -> None:
+        """One sender's RTP header ``h``: the signature when it continues the same sender's last
+        one (kept under ``key``), else keep it and wait for the next."""
         prev = st.seen.get(key) if st.seen else None
         if prev is not None and voice.rtp_follows(prev, h):
             st.pending = False
-            self._signature(flow, st, "zoom", "zoom p2p media")
+            self._signature(flow, st, sig, detail)
         else:
             _seen(st)[key] = h
             st.pending = True
-        return True
 
     def _gnutella(self, flow, st: FlowState, pl: bytes) -> bool:
         """A datagram that one Gnutella message fills (its GUID first, so any first byte: the
@@ -406,14 +410,7 @@ class SpecHandling:
         h = voice.rtp_header(pl)
         if h is None:
             return False
-        key = "rtp1" if from_src else "rtp2"
-        prev = st.seen.get(key) if st.seen else None
-        if prev is not None and voice.rtp_follows(prev, h):
-            st.pending = False
-            self._signature(flow, st, "rtp", "rtp header")
-        else:
-            _seen(st)[key] = h
-            st.pending = True
+        self._rtp_step(flow, st, h, "rtp1" if from_src else "rtp2", "rtp", "rtp header")
         return True
 
 
