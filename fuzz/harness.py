@@ -20,7 +20,7 @@ from pathlib import Path
 
 import atheris
 
-REPORT_EVERY = 20_000
+REPORT_EVERY = int(os.environ.get("FUZZ_REPORT_EVERY", "20000"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 

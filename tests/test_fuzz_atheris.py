@@ -53,7 +53,9 @@ def test_atheris_decoder_and_classifier_signatures(tmp_path):
             f"-artifact_prefix={artifacts}/",
         ]
         log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed below)
-        procs[name] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO), log, artifacts)
+        env = {**os.environ, "FUZZ_REPORT_EVERY": "10000"}  # memory samples for the flatness check
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        procs[name] = (proc, log, artifacts)
     failures = []
     for name, (proc, log, artifacts) in procs.items():
         try:
