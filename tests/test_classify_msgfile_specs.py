@@ -177,6 +177,16 @@ def test_irc_near_misses():
     assert flow_of(b"PUT /x HTTP/1.1\r\nHost: a\r\n\r\n").app != "IRC"
 
 
+def test_irc_yields_to_text_protocols_ports_only():
+    """FTP's and POP3's PASS is also IRC's: on their ports the port's protocol stays; on a web
+    port (HTTP's 8000, which IRC networks also listen on) the IRC line decides."""
+    assert flow_of(b"PASS secret\r\n", dport=21).app == "FTP"
+    assert flow_of(b"PASS secret\r\n", dport=110).use_case == "mail"
+    f = flow_of(b"USER guest 0 * :Ronnie Reagan\r\nNICK ronnie\r\n", dport=8000)
+    assert (f.app, f.use_case) == ("IRC", "messaging")
+    assert flow_of(b"NICK ronnie\r\n", dport=8080).app == "IRC"
+
+
 # ---------------------------------------------------------------- AnyDesk, Direct Connect, ports
 def test_anydesk_certificate_from_either_end():
     cert = b"\x16\x03\x03\x04\x00\x0b" + os.urandom(40) + b"\x06\x03\x55\x04\x03\x0c\x0eAnyDesk Client" + os.urandom(40)

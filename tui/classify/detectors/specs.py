@@ -112,8 +112,9 @@ class SpecHandling:
         elif b0 == 0x63:
             if filexfer.ceph_banner(pl):
                 self._signature(flow, st, "ceph", "ceph messenger banner")
-        elif _port_use(st) in (None, "messaging") and messaging.irc_line(pl):
-            # a text line: a well-known port's own protocol (FTP's USER, SMTP's NOTICE) wins
+        elif _port_use(st) not in _IRC_YIELDS and messaging.irc_line(pl):
+            # a text line: the port's own protocol wins where its lines can read as IRC's
+            # (FTP's and POP3's PASS and USER, a Telnet login), not on a web or binary port
             self._signature(flow, st, "irc", "irc message")
 
     def _udp_detectors(self, flow, st: FlowState, pl: bytes, b0: int, from_src: bool) -> None:
@@ -412,6 +413,10 @@ class SpecHandling:
             return False
         self._rtp_step(flow, st, h, "rtp1" if from_src else "rtp2", "rtp", "rtp header")
         return True
+
+
+# the use cases of the text protocols whose lines an IRC line can be (FTP, POP3/SMTP/IMAP, Telnet)
+_IRC_YIELDS = frozenset(("file_transfer", "mail", "remote_access"))
 
 
 def _port_use(st: FlowState) -> str | None:
