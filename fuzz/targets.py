@@ -80,6 +80,7 @@ def signature_seeds() -> list[tuple[str, str, int, int, list[bytes]]]:
         ("netbios_ns", "UDP", 137, 137, [_DNS_Q]),
         ("smtp", "TCP", 25, 40000, [b"220 mail.example.com ESMTP ready\r\n"]),
         ("smtp_cmd", "TCP", 40000, 25, [b"EHLO client.example\r\n"]),
+        ("greeting_220", "TCP", 2121, 40000, [b"220 Welcome\r\n", b"USER anonymous\r\n"]),
         ("imap", "TCP", 143, 40000, [b"* OK IMAP4rev1 ready\r\n"]),
         ("pop3", "TCP", 110, 40000, [b"+OK POP3 ready\r\n"]),
         (

@@ -206,3 +206,33 @@ def test_direct_connect_and_ports():
     assert only_flow(run(handshake(dport=194))).use_case == "messaging"
     assert only_flow(run(handshake(dport=1494))).use_case == "remote_access"
     assert only_flow(run(handshake(dport=3260))).use_case == "file_transfer"
+
+
+# ---------------------------------------------------------------- FTP or SMTP after a bare 220 (RFC 959, 5321)
+def _greeted(greeting: bytes, command: bytes | None, dport: int = FREE):
+    pkts = [*handshake(dport=dport), tcp(greeting, dport=dport, reply=True)]
+    if command is not None:
+        pkts.append(tcp(command, dport=dport))
+    return only_flow(run(pkts))
+
+
+def test_a_greeting_naming_neither_waits_for_the_clients_command():
+    """Both protocols greet with 220; on a port that says nothing, the client's first command
+    decides: FTP's USER or AUTH TLS (RFC 4217) or FEAT, SMTP's EHLO/HELO."""
+    for command in (b"USER anonymous\r\n", b"AUTH TLS\r\n", b"FEAT\r\n", b"user ftp\r\n"):
+        f = _greeted(b"220 Welcome to the archive\r\n", command)
+        assert (f.app, f.use_case, f.reason) == ("FTP", "file_transfer", "ftp: 220 greeting and ftp command"), command
+    for command in (b"EHLO client.example.net\r\n", b"HELO client\r\n", b"QUIT\r\n"):
+        f = _greeted(b"220 Welcome to the archive\r\n", command)
+        assert (f.app, f.use_case) == ("SMTP", "mail"), command
+    assert _greeted(b"220 Welcome\r\n", None).app == "SMTP"  # no command seen: the greeting's guess
+    # a capture that begins with the greeting (the server is the end first seen)
+    mid = only_flow(run([tcp(b"220 Welcome\r\n", dport=FREE, reply=True), tcp(b"USER x\r\n", dport=FREE)]))
+    assert (mid.app, mid.sport) == ("FTP", FREE)  # the flow begins at the server
+
+
+def test_a_greeting_that_names_its_protocol_or_a_port_that_does_decides_at_once():
+    assert _greeted(b"220 mx.example.org ESMTP Postfix\r\n", b"USER x\r\n").app == "SMTP"
+    assert _greeted(b"220 (vsFTPd 3.0.5)\r\n", b"EHLO x\r\n").app == "FTP"
+    assert _greeted(b"220 Welcome\r\n", b"USER x\r\n", dport=25).app == "SMTP"  # SMTP's port
+    assert _greeted(b"220 Welcome\r\n", b"EHLO x\r\n", dport=21).app == "FTP"  # FTP's port

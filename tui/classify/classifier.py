@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tui.classify import wire
 from tui.classify.detectors import alpn, filexfer, voice
-from tui.classify.detectors.banners import BANNER_FIRST, BannerHandling
+from tui.classify.detectors.banners import BANNER_FIRST, GREETED, BannerHandling
 from tui.classify.detectors.dns import DNS_APPS, DNS_PORTS, DnsHandling
 from tui.classify.detectors.ftp import FtpHandling, host_pair
 from tui.classify.detectors.http import HTTP_FIRST, HttpHandling
@@ -445,6 +445,8 @@ class Classifier(
                 self._client_cert(flow, st, pl)
             return
         if st.sig is not None or st.carrier is not None:
+            if st.pending and st.seen and st.seen.get(GREETED, from_src) is not from_src:
+                self._after_220(flow, st, pl)  # a bare 220 greeting: the other end's command decides
             return
         b0 = pl[0]
         if b0 == 0x16 and wire.tls_record_len(pl, 0):

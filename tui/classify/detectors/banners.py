@@ -26,11 +26,18 @@ class BannerHandling:
             if text.startswith(VMWARE_AUTHD, 4):
                 self._signature(flow, st, "vmware", "vmware authd banner")
                 return True
-            port_app = st.port[0].app if st.port else None
-            if b"ftp" in text or (port_app in ("FTP",) and b"smtp" not in text):
+            port = st.port[0] if st.port else None
+            if b"ftp" in text or (port is not None and port.app == "FTP" and b"smtp" not in text):
                 self._ftp_start(flow, st, "ftp banner")
                 return True
-            self._signature(flow, st, "smtp", "smtp banner")
+            if b"smtp" in text or (port is not None and port.use_case == "mail"):
+                self._signature(flow, st, "smtp", "smtp banner")
+                return True
+            # A greeting that names neither: both protocols open with 220 (RFC 959 5.4, RFC 5321
+            # 4.2); the client's first command tells them apart (_after_220).  SMTP until then.
+            st.sig = self._sig["smtp"]
+            st.sig_detail = "smtp banner"
+            _greeted(st, from_src)
             return True
         if head in (b"EHLO", b"HELO", b"ehlo", b"helo") and len(pl) > 5 and pl[4] == 0x20:
             self._signature(flow, st, "smtp", "smtp command")
@@ -45,3 +52,26 @@ class BannerHandling:
             self._ftp_start(flow, st, "ftp command")
             return True
         return False
+
+    def _after_220(self, flow, st: FlowState, pl: bytes) -> None:
+        """The client's first command after a 220 greeting that named neither FTP nor SMTP: an FTP
+        client logs in (USER, or AUTH TLS first, RFC 4217) or asks FEAT/SYST/OPTS; an SMTP client
+        must open with EHLO or HELO (RFC 5321 4.1.1.1).  Anything else keeps the greeting's SMTP."""
+        del st.seen[GREETED]
+        st.pending = False
+        if pl[:5].upper() in FTP_FIRST_COMMANDS:
+            self._ftp_start(flow, st, "220 greeting and ftp command")
+        else:
+            flow.decided = True
+
+
+GREETED = "220"  # in FlowState.seen: which end sent a bare 220 greeting (its from_src); the other answers
+FTP_FIRST_COMMANDS = frozenset((b"USER ", b"AUTH ", b"FEAT\r", b"SYST\r", b"OPTS ", b"FEAT\n", b"SYST\n"))
+
+
+def _greeted(st: FlowState, from_src: bool) -> None:
+    seen = st.seen
+    if seen is None:
+        seen = st.seen = {}
+    seen[GREETED] = from_src
+    st.pending = True
