@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tui.classify.detectors.specs import _seen
+
 if TYPE_CHECKING:
     from tui.classify.classifier import FlowState
 
@@ -37,7 +39,8 @@ class BannerHandling:
             # 4.2); the client's first command tells them apart (_after_220).  SMTP until then.
             st.sig = self._sig["smtp"]
             st.sig_detail = "smtp banner"
-            _greeted(st, from_src)
+            _seen(st)[GREETED] = from_src
+            st.pending = True
             return True
         if head in (b"EHLO", b"HELO", b"ehlo", b"helo") and len(pl) > 5 and pl[4] == 0x20:
             self._signature(flow, st, "smtp", "smtp command")
@@ -67,11 +70,3 @@ class BannerHandling:
 
 GREETED = "220"  # in FlowState.seen: which end sent a bare 220 greeting (its from_src); the other answers
 FTP_FIRST_COMMANDS = frozenset((b"USER ", b"AUTH ", b"FEAT\r", b"SYST\r", b"OPTS ", b"FEAT\n", b"SYST\n"))
-
-
-def _greeted(st: FlowState, from_src: bool) -> None:
-    seen = st.seen
-    if seen is None:
-        seen = st.seen = {}
-    seen[GREETED] = from_src
-    st.pending = True
